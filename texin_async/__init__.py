@@ -1,0 +1,79 @@
+"""texin_async: an async-first SDK for the Texin SMS API (RAYPROTECH v2.0.1)."""
+
+from __future__ import annotations
+
+from ._config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RETRY_POLICY,
+    DEFAULT_TIMEOUT,
+    RateLimit,
+    RetryPolicy,
+)
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    InvalidRequestError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    TexinError,
+)
+from ._models import (
+    ApiInfo,
+    Balance,
+    BulkSMSResult,
+    BulkStatistics,
+    ConnectionTest,
+    GatewayResponse,
+    MessageStatus,
+    SMSDetails,
+    SMSResult,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_RETRY_POLICY",
+    "DEFAULT_TIMEOUT",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "ApiInfo",
+    "AuthenticationError",
+    "BadRequestError",
+    "Balance",
+    "BulkSMSResult",
+    "BulkStatistics",
+    "ConnectionTest",
+    "GatewayResponse",
+    "InvalidRequestError",
+    "MessageStatus",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "RateLimit",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "SMSDetails",
+    "SMSResult",
+    "ServerError",
+    "TexinError",
+    "__version__",
+]
+
+# Present public names as texin_async.X, not texin_async._module.X (reprs, docs, pickles).
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("texin_async._"):
+        _obj.__module__ = "texin_async"
+del _name, _obj

@@ -1,0 +1,124 @@
+"""Small, immutable configuration objects and the SDK's defaults.
+
+They are values: equal when their fields are, safe to share between clients, checked once at
+construction so a mistake surfaces where it was made, not on the first send.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from ._retry import RetryDetails
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_RETRY_POLICY",
+    "DEFAULT_TIMEOUT",
+    "RateLimit",
+    "RetryPolicy",
+    "to_timeout",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimit:
+    """At most ``max_rate`` requests in any window of ``time_period`` seconds, per API key.
+
+    ``margin`` is the fraction of ``time_period`` added to each slot's lifetime to absorb
+    clock and network jitter (0.003 is 0.18 s on the provider's 100/60 s): the price is
+    that share of throughput.
+    """
+
+    max_rate: int = 100
+    time_period: float = 60.0
+    margin: float = 0.003
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_rate, bool) or not isinstance(self.max_rate, int):
+            raise TypeError(f"max_rate must be an int, got {self.max_rate!r}")
+        if self.max_rate < 1:
+            raise ValueError(f"max_rate must be >= 1, got {self.max_rate}")
+        if not (math.isfinite(self.time_period) and self.time_period > 0):
+            raise ValueError(f"time_period must be a positive number, got {self.time_period}")
+        if not 0 <= self.margin < 0.5:
+            raise ValueError(f"margin must be in [0, 0.5), got {self.margin}")
+
+    @property
+    def slot_lifetime(self) -> float:
+        """Seconds a request occupies its slot: the window plus the safety margin."""
+        return self.time_period * (1.0 + self.margin)
+
+    @classmethod
+    def parse(cls, spec: str) -> RateLimit:
+        """Read ``"100/60"`` (requests per seconds), as the CLI and emulator accept it."""
+        try:
+            rate, _, period = spec.partition("/")
+            return cls(max_rate=int(rate), time_period=float(period or 60.0))
+        except ValueError as exc:
+            raise ValueError(f"rate limit must look like '100/60', got {spec!r}") from exc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """When to retry a failed request, and how long to wait in between.
+
+    Waits grow exponentially from ``wait_initial`` up to ``wait_max``, plus up to
+    ``wait_jitter`` seconds of random jitter so that many clients do not retry in step.
+    A server's ``Retry-After`` replaces the computed wait, capped at ``max_retry_after``.
+
+    Sends are retried only when the request provably was not processed. Set
+    ``retry_ambiguous_sends=True`` to also retry sends with no usable answer (a timeout,
+    a dropped connection): that trades "never twice" for "never lost".
+    """
+
+    attempts: int = 4
+    wait_initial: float = 0.5
+    wait_max: float = 8.0
+    wait_jitter: float = 0.5
+    max_retry_after: float = 60.0
+    retry_ambiguous_sends: bool = False
+    on_retry: Callable[[RetryDetails], object] | None = None
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be >= 1, got {self.attempts}")
+        for name in ("wait_initial", "wait_max", "wait_jitter", "max_retry_after"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if self.wait_max < self.wait_initial:
+            raise ValueError(
+                f"wait_max ({self.wait_max}) must be >= wait_initial ({self.wait_initial})"
+            )
+
+
+def to_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
+    """Normalise the ``timeout=`` shorthand; refuse any part that would wait forever."""
+    timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(float(value))
+    for part in ("connect", "read", "write", "pool"):
+        seconds = getattr(timeout, part)
+        if seconds is None or not (math.isfinite(seconds) and seconds > 0):
+            raise ValueError(
+                f"timeout.{part} must be a positive number of seconds, got {seconds!r}: "
+                "an SMS client must never wait forever"
+            )
+    return timeout
+
+
+DEFAULT_BASE_URL = "https://texin.hotspotbillingsystem.co.ke/api/"
+#: The provider's documented limit: 100 requests per minute per API key.
+DEFAULT_RATE_LIMIT = RateLimit(max_rate=100, time_period=60.0)
+#: One try plus three retries; at most ~14 s of waiting between tries without Retry-After.
+DEFAULT_RETRY_POLICY = RetryPolicy()
+#: Sends wait on the SMS gateway, so reads get 30 s; connecting should be quick.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+#: 100 requests a minute need few sockets; 10 lets a burst go out at once.
+DEFAULT_MAX_CONNECTIONS = 10

@@ -1,0 +1,189 @@
+"""One exception hierarchy for everything the SDK raises.
+
+Each class is named for what happened, so a caller can decide what is safe to do next::
+
+    TexinError
+    ├── InvalidRequestError      rejected locally, nothing sent (also a ValueError)
+    ├── APIConnectionError       never reached the API: safe to retry
+    ├── OutcomeUnknownError      sent, no usable answer: the API may have processed it
+    │   └── APITimeoutError
+    ├── APIError                 the API said no (.status_code, .message, .error, .body)
+    │   ├── BadRequestError          400
+    │   ├── AuthenticationError      401
+    │   ├── PermissionDeniedError    403
+    │   ├── NotFoundError            404
+    │   ├── RateLimitError           429 (.retry_after)
+    │   └── ServerError              5xx
+    └── ResponseDecodeError      the answer was not the documented JSON
+
+No message or repr here ever contains the API key: the key travels only in request bodies,
+and no exception carries a request body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ServerError",
+    "TexinError",
+    "api_error_for",
+]
+
+
+class TexinError(Exception):
+    """Base class of every error the SDK raises."""
+
+    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        #: The endpoint name (``"send_sms"``), when the error concerns a request.
+        self.endpoint = endpoint
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class InvalidRequestError(TexinError, ValueError):
+    """The SDK refused the input before sending anything."""
+
+
+class APIConnectionError(TexinError):
+    """The request never reached the API (DNS, refused, TLS failure, pool timeout).
+
+    Nothing was processed, so retrying is safe, sends included.
+    """
+
+
+class OutcomeUnknownError(TexinError):
+    """The request was sent but no usable answer came back; the API may have processed it.
+
+    For a send this means the SMS may or may not have gone out: check with
+    ``check_status`` or your provider dashboard before sending again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        status_code: int | None = None,
+        excerpt: str | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.status_code = status_code
+        self.excerpt = excerpt
+
+
+class APITimeoutError(OutcomeUnknownError):
+    """The API did not answer in time after the request was sent."""
+
+
+class APIError(TexinError):
+    """The API answered, and the answer was a refusal.
+
+    Raised for an HTTP error status and for a 200 whose JSON says ``"success": false``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        error: str | None = None,
+        body: dict[str, Any] | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.status_code = status_code
+        #: The API's ``error`` field: the detailed reason, when it gave one.
+        self.error = error
+        #: The decoded JSON body (never contains the API key: the API does not echo it).
+        self.body = body if body is not None else {}
+
+    def __str__(self) -> str:
+        detail = f" ({self.error})" if self.error and self.error != self.message else ""
+        where = f"{self.endpoint}: " if self.endpoint else ""
+        return f"{where}{self.status_code} {self.message}{detail}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code}, "
+            f"message={self.message!r}, error={self.error!r})"
+        )
+
+
+class BadRequestError(APIError):
+    """400: invalid parameters, an invalid number or sender id, or insufficient balance."""
+
+
+class AuthenticationError(APIError):
+    """401: the API key is invalid or missing."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the account is inactive or lacks permission."""
+
+
+class NotFoundError(APIError):
+    """404: unknown endpoint or message id."""
+
+
+class RateLimitError(APIError):
+    """429: the key went over the provider's request limit."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        #: Seconds the server asked us to wait, from ``Retry-After``.
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx: the API or its SMS gateway failed."""
+
+
+class ResponseDecodeError(TexinError):
+    """The answer was not the documented JSON (truncated, HTML, wrong shape)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        excerpt: str,
+        endpoint: str | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.status_code = status_code
+        #: The first bytes of the body, to see what came back instead.
+        self.excerpt = excerpt
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def api_error_for(status_code: int) -> type[APIError]:
+    """The APIError subclass for an HTTP status (a ``success: false`` 200 is plain APIError)."""
+    if status_code >= 500:
+        return ServerError
+    return _BY_STATUS.get(status_code, APIError)
