@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import FunctionType
+
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_RATE_LIMIT,
@@ -74,6 +76,6 @@ __all__ = [
 # Present public names as texin_async.X, not texin_async._module.X (reprs, docs, pickles).
 for _name in __all__:
     _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("texin_async._"):
+    if isinstance(_obj, type | FunctionType) and _obj.__module__.startswith("texin_async._"):
         _obj.__module__ = "texin_async"
 del _name, _obj
