@@ -1,0 +1,15 @@
+"""Fixtures shared by every test module.
+
+The ``texin_async`` pytest plugin (texin_async/testing/_pytest_plugin.py) already serves an
+emulator on 127.0.0.1: use its ``texin_emulator``, ``texin_emulator_url`` and ``texin_api_key``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Run ``@pytest.mark.anyio`` tests on asyncio only: uvicorn serves on asyncio."""
+    return "asyncio"
