@@ -22,7 +22,11 @@ and no exception carries a request body.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
+
+import httpx
 
 __all__ = [
     "APIConnectionError",
@@ -39,6 +43,7 @@ __all__ = [
     "ServerError",
     "TexinError",
     "api_error_for",
+    "map_transport_errors",
 ]
 
 
@@ -187,3 +192,43 @@ def api_error_for(status_code: int) -> type[APIError]:
     if status_code >= 500:
         return ServerError
     return _BY_STATUS.get(status_code, APIError)
+
+
+# httpx failures before the request could reach the server: nothing was processed.
+_NEVER_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
+# Timeouts once the request was on its way: the server may have acted on it.
+_TIMED_OUT = (httpx.ReadTimeout, httpx.WriteTimeout)
+
+
+@contextlib.contextmanager
+def map_transport_errors(endpoint: str) -> Iterator[None]:
+    """Translate httpx errors into ours at one boundary, keeping the cause chained.
+
+    Only a failure to connect proves the request was not processed. A dropped connection
+    or a timeout after sending leaves the outcome unknown.
+    """
+    try:
+        yield
+    except _NEVER_SENT as exc:
+        raise APIConnectionError(
+            f"{endpoint}: could not reach the API ({type(exc).__name__}: {exc})",
+            endpoint=endpoint,
+        ) from exc
+    except _TIMED_OUT as exc:
+        raise APITimeoutError(
+            f"{endpoint}: no answer in time after the request was sent ({type(exc).__name__})",
+            endpoint=endpoint,
+        ) from exc
+    except (httpx.TransportError, httpx.DecodingError) as exc:
+        raise OutcomeUnknownError(
+            f"{endpoint}: the connection failed after the request was sent "
+            f"({type(exc).__name__}: {exc})",
+            endpoint=endpoint,
+        ) from exc

@@ -1,0 +1,164 @@
+"""Per-key rate limiting: never trip the provider's window, yet use all of it.
+
+The provider allows ``max_rate`` requests in any ``time_period`` seconds per API key and
+enforces it like a strict sliding window. A leaky bucket cannot honour that and still burst:
+aiolimiter's ``AsyncLimiter(100, 60)`` lets 199 requests through in the first minute (a full
+bucket, then one every 0.6 s), while ``AsyncLimiter(1, 0.6)`` stays under 100 but has no burst
+and sustains 95-99%. So this module keeps a *sliding-window log*: the grant times of the last
+``max_rate`` requests. A request may leave when the oldest of them is more than
+``time_period * (1 + margin)`` old. In any window at most ``max_rate`` requests leave, a burst
+of ``max_rate`` goes at once, and queued work sustains ``1 / (1 + margin)`` of the budget
+(99.7% by default). Memory is ``max_rate`` floats per key.
+
+A 429 means the server saw more than we did (another process, clock skew): the whole key
+pauses for the server's ``Retry-After``, so every task waits, not only the one that was told.
+
+Backends implement :class:`RateLimiter`; :class:`LocalRateLimiter` shares one window per key
+among every client in the same event loop, and a Redis backend shares it across processes.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+import anyio
+from anyio.lowlevel import RunVar
+
+from ._config import RateLimit
+
+__all__ = ["LocalRateLimiter", "RateLimiter", "SlidingWindow"]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """What the client needs from a limiter: a slot per request and a key-wide pause.
+
+    ``key_id`` identifies an API key without revealing it (a hash prefix).
+    """
+
+    async def acquire(self, key_id: str) -> None:
+        """Wait until ``key_id`` may send one request, and count it."""
+        ...
+
+    async def pause(self, key_id: str, seconds: float) -> None:
+        """Hold every request of ``key_id`` for ``seconds`` from now (a 429's Retry-After)."""
+        ...
+
+
+class SlidingWindow:
+    """One key's log of grant times in one event loop; waiters are served first come first."""
+
+    __slots__ = ("_clock", "_granted", "_lock", "_paused_until", "_sleep", "limit")
+
+    def __init__(self, limit: RateLimit | None, *, clock: Clock, sleep: Sleep) -> None:
+        self.limit = limit
+        # With no limit, maxlen=0 makes the log keep nothing: only pauses apply.
+        self._granted: collections.deque[float] = collections.deque(
+            maxlen=limit.max_rate if limit else 0
+        )
+        self._paused_until = float("-inf")
+        self._lock = anyio.Lock()
+        self._clock = clock
+        self._sleep = sleep
+
+    def ready_at(self) -> float:
+        """When the next request may leave: after any pause, and once the oldest slot expired."""
+        ready = self._paused_until
+        if self.limit and len(self._granted) == self.limit.max_rate:
+            ready = max(ready, self._granted[0] + self.limit.slot_lifetime)
+        return ready
+
+    async def acquire(self) -> None:
+        """Wait for a free slot and take it; cancellation while waiting takes nothing."""
+        # Holding the lock while sleeping queues waiters in order: no thundering herd.
+        async with self._lock:
+            while (delay := self.ready_at() - self._clock()) > 0:
+                await self._sleep(delay)
+            self._granted.append(self._clock())
+
+    def pause(self, seconds: float) -> None:
+        """Hold the key until ``seconds`` from now (extends, never shortens, a pause)."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def in_window(self) -> int:
+        """Requests granted within the last ``time_period`` seconds."""
+        if not self.limit:
+            return 0
+        since = self._clock() - self.limit.time_period
+        return sum(1 for t in self._granted if t > since)
+
+    def __repr__(self) -> str:
+        paused = max(0.0, self._paused_until - self._clock())
+        budget = f"{self.limit.max_rate} per {self.limit.time_period:g}s" if self.limit else "none"
+        return f"<SlidingWindow {self.in_window()} in window, limit {budget}, paused {paused:.2f}s>"
+
+
+class LocalRateLimiter:
+    """The in-process limiter: one :class:`SlidingWindow` per key and event loop.
+
+    Every client built with the same :class:`RateLimit` shares one instance
+    (:meth:`shared`), so all their requests with one key draw on one budget.
+    ``rate_limit=None`` keeps only the 429 pause.
+
+    Args:
+        rate_limit: The budget per key, or None for no client-side limit.
+        clock: Seconds on a monotonic clock; the event loop's by default.
+        sleep: How to wait; ``anyio.sleep`` by default. Tests inject both.
+    """
+
+    __slots__ = ("_clock", "_sleep", "_windows", "rate_limit")
+
+    def __init__(
+        self,
+        rate_limit: RateLimit | None,
+        *,
+        clock: Clock = anyio.current_time,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        self.rate_limit = rate_limit
+        self._clock = clock
+        self._sleep = sleep
+        # Windows hold loop-bound locks, so each event loop gets its own set.
+        self._windows: RunVar[dict[str, SlidingWindow]] = RunVar("texin_async.windows")
+
+    @classmethod
+    def shared(cls, rate_limit: RateLimit | None) -> LocalRateLimiter:
+        """The process-wide limiter for ``rate_limit``, made on first use."""
+        try:
+            return _SHARED[rate_limit]
+        except KeyError:
+            return _SHARED.setdefault(rate_limit, cls(rate_limit))
+
+    def window(self, key_id: str) -> SlidingWindow:
+        """The window of ``key_id`` in the running event loop, made lazily."""
+        try:
+            windows = self._windows.get()
+        except LookupError:
+            windows = {}
+            self._windows.set(windows)
+        try:
+            return windows[key_id]
+        except KeyError:
+            window = windows[key_id] = SlidingWindow(
+                self.rate_limit, clock=self._clock, sleep=self._sleep
+            )
+            return window
+
+    async def acquire(self, key_id: str) -> None:
+        """Wait for ``key_id``'s next slot."""
+        await self.window(key_id).acquire()
+
+    async def pause(self, key_id: str, seconds: float) -> None:
+        """Hold ``key_id`` in this event loop for ``seconds``."""
+        self.window(key_id).pause(seconds)
+
+    def __repr__(self) -> str:
+        return f"LocalRateLimiter({self.rate_limit!r})"
+
+
+_SHARED: dict[RateLimit | None, LocalRateLimiter] = {}
