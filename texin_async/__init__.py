@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import FunctionType
 
+from ._client import ClientState, TexinClient
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_RATE_LIMIT,
@@ -38,37 +39,51 @@ from ._models import (
     SMSDetails,
     SMSResult,
 )
+from ._phone import normalize_recipient
+from ._ratelimit import LocalRateLimiter, RateLimiter
+from ._retry import RetryDetails
+from ._units import COST_PER_UNIT, count_units, encoding_of, estimate_cost
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "COST_PER_UNIT",
     "DEFAULT_BASE_URL",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_RETRY_POLICY",
     "DEFAULT_TIMEOUT",
     "APIConnectionError",
     "APIError",
-    "APITimeoutError",
     "ApiInfo",
+    "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
     "Balance",
     "BulkSMSResult",
     "BulkStatistics",
+    "ClientState",
     "ConnectionTest",
+    "count_units",
+    "encoding_of",
+    "estimate_cost",
     "GatewayResponse",
     "InvalidRequestError",
+    "LocalRateLimiter",
     "MessageStatus",
+    "normalize_recipient",
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimit",
+    "RateLimiter",
     "RateLimitError",
     "ResponseDecodeError",
+    "RetryDetails",
     "RetryPolicy",
+    "ServerError",
     "SMSDetails",
     "SMSResult",
-    "ServerError",
+    "TexinClient",
     "TexinError",
     "__version__",
 ]

@@ -6,8 +6,6 @@ in the server's local time, as sent. Unknown extra fields are ignored, so additi
 provider's side do not break decoding.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar

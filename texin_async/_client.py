@@ -1,0 +1,347 @@
+"""TexinClient: one connection pool, one limiter per key, one method per endpoint."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import ipaddress
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+import msgspec
+
+from ._config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RETRY_POLICY,
+    DEFAULT_TIMEOUT,
+    RateLimit,
+    RetryPolicy,
+    to_timeout,
+)
+from ._exceptions import InvalidRequestError, RateLimitError, map_transport_errors
+from ._models import ApiInfo, Balance, BulkSMSResult, ConnectionTest, MessageStatus, SMSResult
+from ._phone import normalize_recipient
+from ._ratelimit import LocalRateLimiter, RateLimiter
+from ._response import read_response
+from ._retry import call_with_retries
+
+__all__ = ["TexinClient"]
+
+logger = logging.getLogger("texin_async")
+_R = TypeVar("_R", ApiInfo, ConnectionTest, Balance, SMSResult, BulkSMSResult, MessageStatus)
+_ENCODER = msgspec.json.Encoder()
+_USER_AGENT = "texin-async/0.1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class _Endpoint:
+    """One API endpoint: how to call it and whether it sends SMS (stricter retries)."""
+
+    name: str
+    path: str
+    method: str
+    is_send: bool = False
+
+
+_API_INFO = _Endpoint("api_info", "", "GET")
+_TEST_CONNECTION = _Endpoint("test_connection", "test_connection", "GET")
+_GET_BALANCE = _Endpoint("get_balance", "get_balance", "POST")
+_CHECK_STATUS = _Endpoint("check_status", "check_status", "POST")
+_SEND_SMS = _Endpoint("send_sms", "send_sms", "POST", is_send=True)
+_SEND_BULK_SMS = _Endpoint("send_bulk_sms", "send_bulk_sms", "POST", is_send=True)
+
+
+class ClientState(enum.Enum):
+    """Lifecycle: usable until closed, never reopened."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class _Secret:
+    """Holds the API key; its repr never shows it, should it end up in a traceback's locals."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+
+class TexinClient:
+    """Async client for the Texin SMS API.
+
+    Hold one for the life of your application: it owns a connection pool, and every client
+    with the same API key in the same event loop draws on one rate-limit budget.
+
+    Args:
+        api_key: Your API key; ``TEXIN_API_KEY`` when None.
+        base_url: The API root; ``TEXIN_BASE_URL``, else the provider's.
+        sender_id: Default sender id for sends; the account default ("Texin") when None.
+        rate_limit: Requests per window per key; None disables client-side limiting.
+        limiter: A shared backend (e.g. Redis) instead of the in-process one.
+        retry: When to retry and how long to wait.
+        timeout: Seconds, or an ``httpx.Timeout``; never unlimited.
+        max_connections: Pool size, and the most requests in flight at once.
+        http_client: An ``httpx.AsyncClient`` you own; the SDK will not close it.
+        transport: An httpx transport for the SDK's own client (e.g. aiohttp-backed).
+        allow_insecure_http: Permit ``http://`` to a host other than loopback.
+
+    Raises:
+        InvalidRequestError: No API key, or a base URL that is not allowed.
+
+    Example::
+
+        async with TexinClient() as client:
+            result = await client.send_sms("0712345678", "Your code is 4821")
+            print(result.message_id)
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        sender_id: str | None = None,
+        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("TEXIN_API_KEY")
+        if not key or not key.strip():
+            raise InvalidRequestError("no API key: pass api_key= or set TEXIN_API_KEY")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, got {max_connections}")
+        if http_client is not None and transport is not None:
+            raise ValueError("pass http_client= or transport=, not both")
+        self._key = _Secret(key)
+        self.key_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+        self.base_url = _checked_base_url(
+            base_url or os.environ.get("TEXIN_BASE_URL") or DEFAULT_BASE_URL,
+            allow_insecure_http=allow_insecure_http,
+        )
+        self.sender_id = sender_id
+        self.retry = retry
+        self._timeout = to_timeout(timeout)
+        self._limiter = limiter if limiter is not None else LocalRateLimiter.shared(rate_limit)
+        self._in_flight = anyio.Semaphore(max_connections)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            transport=transport,
+            timeout=self._timeout,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            follow_redirects=False,
+            headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
+        )
+        self.state = ClientState.OPEN
+
+    def __repr__(self) -> str:
+        return f"<TexinClient {self.base_url} key_id={self.key_id} {self.state.value}>"
+
+    async def __aenter__(self) -> TexinClient:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it was passed in). Safe to call twice."""
+        if self.state is ClientState.CLOSED:
+            return
+        self.state = ClientState.CLOSED
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    async def api_info(self) -> ApiInfo:
+        """The API's name, version and endpoints (``GET /api/``)."""
+        return await self._request(_API_INFO, None, ApiInfo)
+
+    async def test_connection(self) -> ConnectionTest:
+        """Check that the API is reachable (``GET /api/test_connection``)."""
+        return await self._request(_TEST_CONNECTION, None, ConnectionTest)
+
+    async def get_balance(self) -> Balance:
+        """Credits left and account details."""
+        return await self._request(_GET_BALANCE, {}, Balance)
+
+    async def check_status(self, message_id: str) -> MessageStatus:
+        """Delivery status of a message sent earlier.
+
+        Raises:
+            InvalidRequestError: ``message_id`` is empty.
+            NotFoundError: The API knows no such message for this key.
+        """
+        if not isinstance(message_id, str) or not message_id.strip():
+            raise InvalidRequestError(f"message_id must be a non-empty string, got {message_id!r}")
+        return await self._request(_CHECK_STATUS, {"message_id": message_id}, MessageStatus)
+
+    async def send_sms(
+        self, recipient: str, message: str, *, sender_id: str | None = None
+    ) -> SMSResult:
+        """Send one SMS. Never sent twice: see :class:`RetryPolicy` for what is retried.
+
+        Raises:
+            InvalidRequestError: A bad number or empty message; nothing was sent.
+            OutcomeUnknownError: Sent, but no usable answer: it may have gone out.
+            APIError: The API refused it (invalid sender id, low balance, ...).
+        """
+        payload = {"recipient": normalize_recipient(recipient), "message": _checked(message)}
+        return await self._request(_SEND_SMS, self._with_sender(payload, sender_id), SMSResult)
+
+    async def send_bulk_sms(
+        self, recipients: Iterable[str], message: str, *, sender_id: str | None = None
+    ) -> BulkSMSResult:
+        """Send one text to many numbers in one request.
+
+        Numbers that normalise alike are sent once (the API keys its answer by number);
+        ``result.message_id_for(recipient)`` answers for each string you gave.
+
+        Raises:
+            InvalidRequestError: No recipients, any bad number (all are named), or an
+                empty message; nothing was sent.
+        """
+        requested = _normalized_map(recipients)
+        payload: dict[str, Any] = {
+            "recipients": list(dict.fromkeys(requested.values())),
+            "message": _checked(message),
+        }
+        result = await self._request(
+            _SEND_BULK_SMS, self._with_sender(payload, sender_id), BulkSMSResult
+        )
+        result.requested = requested
+        return result
+
+    # -- the request path ------------------------------------------------------------------
+
+    async def _request(
+        self, endpoint: _Endpoint, payload: dict[str, Any] | None, model: type[_R]
+    ) -> _R:
+        """One call, start to end: limit → send on the pool → classify → decode, retried."""
+        self._check_open()
+        url = self.base_url + endpoint.path
+        body = None if payload is None else _ENCODER.encode({"api_key": self._key.value, **payload})
+
+        async def attempt() -> _R:
+            async with self._in_flight:  # a granted slot goes straight to a free connection
+                await self._limiter.acquire(self.key_id)
+                started = time.perf_counter()
+                with map_transport_errors(endpoint.name):
+                    response = await self._http.request(
+                        endpoint.method, url, content=body, headers=_JSON, timeout=self._timeout
+                    )
+            logger.debug(
+                "texin %s -> %d in %.3fs",
+                endpoint.name,
+                response.status_code,
+                time.perf_counter() - started,
+            )
+            try:
+                return read_response(
+                    response, model, endpoint=endpoint.name, is_send=endpoint.is_send
+                )
+            except RateLimitError as exc:
+                await self._limiter.pause(self.key_id, self._pause_for(exc))
+                raise
+
+        return await call_with_retries(
+            attempt,
+            endpoint=endpoint.name,
+            is_send=endpoint.is_send,
+            policy=self.retry,
+        )
+
+    def _pause_for(self, error: RateLimitError) -> float:
+        """How long a 429 holds the key: Retry-After (capped), else the first backoff step."""
+        wait = error.retry_after if error.retry_after is not None else self.retry.wait_initial
+        return min(wait, self.retry.max_retry_after)
+
+    def _with_sender(self, payload: dict[str, Any], sender_id: str | None) -> dict[str, Any]:
+        sender = sender_id if sender_id is not None else self.sender_id
+        if sender is not None:
+            if not isinstance(sender, str) or not sender.strip():
+                raise InvalidRequestError(f"sender_id must be a non-empty string, got {sender!r}")
+            payload["sender_id"] = sender
+        return payload
+
+    def _check_open(self) -> None:
+        if self.state is ClientState.CLOSED:
+            raise RuntimeError("this TexinClient is closed; create a new one")
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def _checked(message: object) -> str:
+    """The message, if it is a non-blank string; the API refuses empty messages."""
+    if not isinstance(message, str):
+        raise InvalidRequestError(f"message must be a string, got {type(message).__name__}")
+    if not message.strip():
+        raise InvalidRequestError("message must not be empty")
+    return message
+
+
+def _normalized_map(recipients: Iterable[str]) -> dict[str, str]:
+    """Each given recipient → its normalised number; every bad one named at once."""
+    if isinstance(recipients, str | bytes):
+        raise InvalidRequestError("recipients must be a list of numbers, not a single string")
+    requested: dict[str, str] = {}
+    bad: list[str] = []
+    for recipient in recipients:
+        try:
+            requested[recipient] = normalize_recipient(recipient)
+        except InvalidRequestError:
+            bad.append(repr(recipient))
+    if bad:
+        shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise InvalidRequestError(f"invalid recipient number(s): {shown}; nothing was sent")
+    if not requested:
+        raise InvalidRequestError("recipients must not be empty")
+    return requested
+
+
+def _checked_base_url(url: str, *, allow_insecure_http: bool) -> str:
+    """The base URL with a trailing slash; https only, unless loopback or opted in."""
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("https", "http") or not parsed.host:
+        raise InvalidRequestError(f"base_url must be an http(s) URL, got {url!r}")
+    if parsed.scheme == "http" and not (allow_insecure_http or _is_loopback(parsed.host)):
+        raise InvalidRequestError(
+            f"refusing plain http to {parsed.host}: the API key would travel unencrypted; "
+            "use https, or pass allow_insecure_http=True"
+        )
+    return url if url.endswith("/") else url + "/"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
