@@ -79,9 +79,10 @@ class _Wait(_t.wait.wait_base):
     """
 
     def __init__(self, policy: RetryPolicy) -> None:
-        self._backoff = _t.wait_exponential_jitter(
-            initial=policy.wait_initial, max=policy.wait_max, jitter=policy.wait_jitter
-        )
+        # wait_exponential's ``multiplier`` is the first wait: 0.5, 1, 2, 4, 8, 8, ...
+        self._backoff = _t.wait_exponential(
+            multiplier=policy.wait_initial, max=policy.wait_max
+        ) + _t.wait_random(0, policy.wait_jitter)
 
     def __call__(self, retry_state: _t.RetryCallState) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
