@@ -1,0 +1,142 @@
+"""Client CPU per send_sms, against bare HTTP clients posting to the same local server.
+
+The emulator runs in its own process, so ``time.process_time()`` here is the client's CPU
+only. Each configuration sends N requests from C workers; the best of R rounds is kept,
+rounds interleaved so that machine noise hits every configuration alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from benchmarks._common import emulator_process, table
+from texin_async import RateLimit, TexinClient
+
+KEY = "bench-key"
+N, ROUNDS = 1000, 3
+HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+BODY = {"api_key": KEY, "recipient": "254712345678", "message": "Benchmark message"}
+Run = Callable[[str, int], Awaitable[float]]
+
+
+async def fan_out(concurrency: int, one: Callable[[], Awaitable[object]]) -> None:
+    """``N`` calls of ``one`` from ``concurrency`` workers."""
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await one()
+
+    await asyncio.gather(*(worker(N // concurrency) for _ in range(concurrency)))
+
+
+async def raw_httpx(url: str, c: int) -> float:
+    limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+    async with httpx.AsyncClient(limits=limits) as http:
+        body = json.dumps(BODY).encode()
+
+        async def one() -> object:
+            response = await http.post(url + "send_sms", content=body, headers=HEADERS)
+            return json.loads(response.content)
+
+        return await timed(c, one)
+
+
+async def raw_httpx2(url: str, c: int) -> float:
+    import httpx2
+
+    limits = httpx2.Limits(max_connections=c, max_keepalive_connections=c)
+    async with httpx2.AsyncClient(limits=limits) as http:
+        body = json.dumps(BODY).encode()
+
+        async def one() -> object:
+            response = await http.post(url + "send_sms", content=body, headers=HEADERS)
+            return json.loads(response.content)
+
+        return await timed(c, one)
+
+
+async def raw_aiohttp(url: str, c: int) -> float:
+    connector = aiohttp.TCPConnector(limit=c)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        body = json.dumps(BODY).encode()
+
+        async def one() -> object:
+            async with session.post(url + "send_sms", data=body, headers=HEADERS) as response:
+                return json.loads(await response.read())
+
+        return await timed(c, one)
+
+
+async def sdk(url: str, c: int, transport: httpx.AsyncBaseTransport | None = None) -> float:
+    # The default per-key limiter stays on (100/min would throttle, so a huge budget).
+    budget = RateLimit(max_rate=10**9, time_period=60.0)
+    async with TexinClient(
+        KEY, base_url=url, max_connections=c, transport=transport, rate_limit=budget
+    ) as client:
+        return await timed(c, lambda: client.send_sms("0712345678", "Benchmark message"))
+
+
+async def sdk_aiohttp(url: str, c: int) -> float:
+    limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+    return await sdk(url, c, AiohttpTransport(limits=limits))
+
+
+async def timed(c: int, one: Callable[[], Awaitable[object]]) -> float:
+    """Warm the pool, then measure CPU seconds per request."""
+    await asyncio.gather(*(one() for _ in range(c)))
+    start = time.process_time()
+    await fan_out(c, one)
+    return (time.process_time() - start) / N
+
+
+RUNS: dict[str, Run] = {
+    "bare httpx post + json.loads": raw_httpx,
+    "texin_async (httpx)": sdk,
+    "bare aiohttp post + json.loads": raw_aiohttp,
+    "texin_async (aiohttp transport)": sdk_aiohttp,
+    "bare httpx2 post + json.loads": raw_httpx2,
+}
+
+
+async def measure(url: str) -> dict[tuple[str, int], float]:
+    """CPU per request for each (client, concurrency): the best of the rounds."""
+    cpu: dict[tuple[str, int], float] = {}
+    for _ in range(ROUNDS):
+        for c in (1, 32):
+            for name, run in RUNS.items():
+                seconds = await run(url, c)
+                cpu[name, c] = min(cpu.get((name, c), float("inf")), seconds)
+    return cpu
+
+
+def main() -> None:
+    with emulator_process("--rate-limit", "none", "--account", f"{KEY}:1000000000") as url:
+        cpu = asyncio.run(measure(url))
+    for c in (1, 32):
+        httpx_base = cpu["bare httpx post + json.loads", c]
+        aiohttp_base = cpu["bare aiohttp post + json.loads", c]
+        rows = [
+            (
+                name,
+                f"{cpu[name, c] * 1e6:.0f}",
+                f"{cpu[name, c] / httpx_base:.2f}x",
+                f"{cpu[name, c] / aiohttp_base:.2f}x",
+            )
+            for name in RUNS
+        ]
+        table(
+            f"Client CPU per send_sms, concurrency {c} ({N} requests, best of {ROUNDS})",
+            ["client", "µs CPU / request", "vs bare httpx", "vs bare aiohttp"],
+            rows,
+        )
+
+
+if __name__ == "__main__":
+    main()
