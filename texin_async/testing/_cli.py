@@ -1,0 +1,130 @@
+"""``python -m texin_async.testing``: serve an emulator until SIGINT or SIGTERM.
+
+The base URL is the first line on stdout, so scripts can read it and start talking::
+
+    $ python -m texin_async.testing --port 0 --account demo-key:500 --faults drop_after=0.05
+    http://127.0.0.1:40123/api/
+    $ curl -X POST http://127.0.0.1:40123/api/get_balance -d '{"api_key":"demo-key"}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+
+from ._emulator import TexinEmulator
+from ._faults import parse_fault_rates
+from ._records import DEFAULT_API_KEY, Account
+from ._server import serve
+
+__all__ = ["build_parser", "emulator_from_args", "main", "parse_account"]
+
+_NO_LIMIT = ("none", "off", "unlimited")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), serve until signalled, return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        emulator = emulator_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    asyncio.run(_serve_until_signalled(emulator, args))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's options, for reuse by other command lines."""
+    parser = argparse.ArgumentParser(
+        prog="python -m texin_async.testing",
+        description="Serve an emulator of the Texin SMS API v2.0.1 for tests. "
+        "Prints the base URL as the first line on stdout.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default: loopback)")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
+    parser.add_argument(
+        "--rate-limit", default="100/60", help="requests/seconds per API key, or 'none'"
+    )
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="KEY[:BALANCE[:sim]]",
+        help=f"an account to serve (repeatable; default: one with key {DEFAULT_API_KEY!r})",
+    )
+    parser.add_argument(
+        "--faults", default="", metavar="SPEC", help="rates, like 'drop_after=0.05,html_502=0.02'"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
+    parser.add_argument(
+        "--failing-number",
+        action="append",
+        default=[],
+        metavar="NUMBER",
+        help="a number the simulated gateway fails to deliver to (repeatable)",
+    )
+    parser.add_argument("--slow-seconds", type=float, default=2.0, help="delay of slow_after")
+    parser.add_argument("--tls-cert", help="PEM certificate (chain): serve HTTPS")
+    parser.add_argument("--tls-key", help="PEM private key, if not in --tls-cert")
+    return parser
+
+
+def emulator_from_args(args: argparse.Namespace) -> TexinEmulator:
+    """The emulator the parsed options describe.
+
+    Raises:
+        ValueError: an option's value is malformed; the message says which and how.
+    """
+    if args.tls_key and not args.tls_cert:
+        raise ValueError("--tls-key needs --tls-cert")
+    accounts = [parse_account(spec) for spec in args.account] or None
+    limit = None if args.rate_limit.lower() in _NO_LIMIT else args.rate_limit
+    return TexinEmulator(
+        accounts,
+        rate_limit=limit,
+        faults=parse_fault_rates(args.faults),
+        seed=args.seed,
+        failing_numbers=args.failing_number,
+        slow_seconds=args.slow_seconds,
+    )
+
+
+def parse_account(spec: str) -> Account:
+    """Read ``KEY[:BALANCE[:sim]]``: ``"demo:500:sim"`` is a 500-credit simulation account.
+
+    Raises:
+        ValueError: an empty key, a balance that is not an integer, or a third part not "sim".
+    """
+    key, _, rest = spec.partition(":")
+    balance, _, mode = rest.partition(":")
+    if not key or mode not in ("", "sim"):
+        raise ValueError("--account must look like KEY, KEY:BALANCE or KEY:BALANCE:sim")
+    try:
+        credits = int(balance) if balance else Account.balance
+    except ValueError:
+        raise ValueError("--account balance must be an integer, as in KEY:500") from None
+    return Account(api_key=key, balance=credits, simulation=mode == "sim")
+
+
+async def _serve_until_signalled(emulator: TexinEmulator, args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    _on_stop_signals(asyncio.get_running_loop(), stop.set)
+    async with serve(
+        emulator, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key
+    ) as url:
+        print(url, flush=True)
+        print("Serving the Texin emulator; Ctrl-C to stop.", file=sys.stderr, flush=True)
+        await stop.wait()
+
+
+def _on_stop_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Call ``callback`` on SIGINT or SIGTERM, so both stop the server cleanly (exit 0)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, callback)
+        except NotImplementedError:  # Windows: no loop signal handlers.
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(callback))
