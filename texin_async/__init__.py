@@ -41,6 +41,7 @@ from ._models import (
 )
 from ._phone import normalize_recipient
 from ._ratelimit import LocalRateLimiter, RateLimiter
+from ._redis import LimiterUnavailableError, RedisRateLimiter  # imports redis-py on use
 from ._retry import RetryDetails
 from ._units import COST_PER_UNIT, count_units, encoding_of, estimate_cost
 
@@ -68,6 +69,7 @@ __all__ = [
     "estimate_cost",
     "GatewayResponse",
     "InvalidRequestError",
+    "LimiterUnavailableError",
     "LocalRateLimiter",
     "MessageStatus",
     "normalize_recipient",
@@ -77,6 +79,7 @@ __all__ = [
     "RateLimit",
     "RateLimiter",
     "RateLimitError",
+    "RedisRateLimiter",
     "ResponseDecodeError",
     "RetryDetails",
     "RetryPolicy",

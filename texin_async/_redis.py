@@ -1,0 +1,342 @@
+"""A rate limiter shared through Redis: one API key's budget across processes and hosts.
+
+Four workers with in-process limiters send four times the key's budget; the provider rejects
+the excess. :class:`RedisRateLimiter` keeps the same sliding-window log as
+:class:`~texin_async.LocalRateLimiter` (a burst of ``max_rate``, then never more than
+``max_rate`` in any window, slots living ``time_period * (1 + margin)``), but in a Redis
+sorted set, checked and recorded by one Lua script. The script runs atomically and reads
+Redis's own clock (``TIME``), so concurrent workers never overshoot and skewed host clocks
+do not matter. When the window is full it returns how long until the oldest slot frees, so
+waiters sleep that long (plus a little jitter) instead of polling. A 429's pause lives in a
+second key holding the Redis time until which the key is held; a pause only ever extends.
+
+Why a script of our own rather than ``limits`` or ``pyrate-limiter``: both time-stamp
+entries with the caller's clock (``limits``'s moving window passes ``time.time()`` in;
+pyrate-limiter's RedisBucket deliberately avoids ``TIME``), so hosts with skewed clocks
+disagree about the window; neither returns the wait (``limits`` answers yes/no, so waiting
+means polling) nor shares a pause; and ``limits``'s own sliding window is an approximation,
+not a strict log. The script is 20 lines and needs Redis >= 5 (effects replication).
+
+Redis keys are ``{prefix}{<hash>}:window`` and ``{prefix}{<hash>}:pause``, where ``<hash>``
+is a SHA-256 of the client's ``key_id`` (itself a hash of the API key): neither the key nor
+its id appears in Redis. The braces are a cluster hash tag, so both keys share a slot. Each
+write sets a TTL just past the slot lifetime or pause, so idle keys vanish.
+
+redis-py is imported when a limiter is made, not with this module, so ``import texin_async``
+works without the ``redis`` extra.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import math
+import os
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.lowlevel import RunVar
+
+from ._config import DEFAULT_RATE_LIMIT, RateLimit
+from ._exceptions import APIConnectionError
+from ._ratelimit import LocalRateLimiter
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["LimiterUnavailableError", "RedisRateLimiter"]
+
+logger = logging.getLogger("texin_async")
+
+# KEYS: window (sorted set: member -> grant time in µs), pause (µs until which the key waits).
+# ARGV: max_rate, slot lifetime in µs, a member suffix unique to this call.
+# Returns 0 when a slot was taken, else the µs until one may be. Times stay integers below
+# 2^53 (exact in Lua's doubles); numbers are turned into strings by redis.call (17 digits)
+# or string.format('%d'), never by tostring (14 digits).
+_ACQUIRE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local paused = tonumber(redis.call('GET', KEYS[2]) or 0)
+if paused > now then
+  return paused - now
+end
+local max_rate = tonumber(ARGV[1])
+local lifetime = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - lifetime)
+local count = redis.call('ZCARD', KEYS[1])
+if count >= max_rate then
+  local oldest = redis.call('ZRANGE', KEYS[1], count - max_rate, count - max_rate, 'WITHSCORES')
+  return tonumber(oldest[2]) + lifetime - now
+end
+redis.call('ZADD', KEYS[1], now, string.format('%d', now) .. ':' .. ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil(lifetime / 1000) + 1000)
+return 0
+"""
+
+# KEYS: pause. ARGV: pause length in µs. Extends, never shortens; returns the µs left.
+_PAUSE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local wanted = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or 0)
+if wanted > current then
+  redis.call('SET', KEYS[1], wanted, 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1000)
+  return wanted - now
+end
+return current - now
+"""
+
+_MICRO = 1_000_000
+# Waiters of different processes told the same wait wake spread over this many seconds.
+_JITTER = 0.005
+# After Redis failed (fail_open), seconds of the local fallback before trying Redis again.
+_RECHECK_AFTER = 30.0
+# For a limiter made from a URL: a limiter must not hang on a dead Redis (the URL's
+# ``?socket_timeout=`` wins).
+_SOCKET_TIMEOUT = 5.0
+
+
+class LimiterUnavailableError(APIConnectionError):
+    """The shared rate limiter (Redis) could not be reached, so nothing was sent.
+
+    An :class:`APIConnectionError`: the request never left, so retrying is safe, sends
+    included. Pass ``fail_open=True`` to :class:`RedisRateLimiter` to fall back to a
+    per-process limit instead.
+    """
+
+
+class RedisRateLimiter:
+    """A :class:`RateLimiter` whose budget and 429 pauses are shared through Redis.
+
+    Give every process and host that uses one API key a limiter on the same Redis (and
+    prefix): together they send at most ``rate_limit.max_rate`` requests in any window.
+    Within a process, waiters of one key queue first come first served, and one of them at
+    a time asks Redis.
+
+    Args:
+        redis: A ``redis.asyncio.Redis`` you own, or a URL (``"redis://host:6379/0"``) for
+            a client this limiter owns and closes in :meth:`aclose`.
+        rate_limit: The budget per key, as for the in-process limiter.
+        prefix: Start of every Redis key; change it to separate deployments.
+        fail_open: When Redis fails, limit each process on its own (logging a warning)
+            instead of raising :class:`LimiterUnavailableError`; Redis is tried again
+            after 30 s.
+        poll_max: Longest single sleep before asking Redis again, in seconds.
+
+    Raises:
+        ImportError: redis-py is not installed (``pip install 'texin-async[redis]'``).
+
+    Example::
+
+        limiter = RedisRateLimiter("redis://localhost:6379/0")
+        async with limiter, TexinClient(limiter=limiter) as client:
+            await client.send_sms("0712345678", "Your code is 4821")
+    """
+
+    __slots__ = (
+        "_acquire_script",
+        "_counter",
+        "_degraded",
+        "_keys",
+        "_local",
+        "_local_until",
+        "_locks",
+        "_owns_redis",
+        "_pause_script",
+        "_redis",
+        "_redis_error",
+        "_token",
+        "fail_open",
+        "poll_max",
+        "prefix",
+        "rate_limit",
+    )
+
+    def __init__(
+        self,
+        redis: Redis | str,
+        *,
+        rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
+        prefix: str = "texin:rl:",
+        fail_open: bool = False,
+        poll_max: float = 1.0,
+    ) -> None:
+        try:
+            import redis.asyncio as aioredis
+            from redis.exceptions import RedisError
+        except ImportError as exc:
+            raise ImportError(
+                "RedisRateLimiter needs redis-py: pip install 'texin-async[redis]'"
+            ) from exc
+        if not isinstance(rate_limit, RateLimit):
+            raise TypeError(f"rate_limit must be a RateLimit, got {rate_limit!r}")
+        if not (math.isfinite(poll_max) and poll_max > 0):
+            raise ValueError(f"poll_max must be a positive number of seconds, got {poll_max}")
+        self._owns_redis = isinstance(redis, str)
+        self._redis: Redis = (
+            aioredis.Redis.from_url(
+                redis, socket_timeout=_SOCKET_TIMEOUT, socket_connect_timeout=_SOCKET_TIMEOUT
+            )
+            if isinstance(redis, str)
+            else redis
+        )
+        self._redis_error: type[Exception] = RedisError
+        self._acquire_script = self._redis.register_script(_ACQUIRE_LUA)
+        self._pause_script = self._redis.register_script(_PAUSE_LUA)
+        self.rate_limit = rate_limit
+        self.prefix = prefix
+        self.fail_open = fail_open
+        self.poll_max = poll_max
+        self._keys: dict[str, list[str]] = {}
+        self._locks: RunVar[dict[str, anyio.Lock]] = RunVar("texin_async.redis_locks")
+        self._token = secrets.token_hex(6)
+        self._counter = itertools.count()
+        self._local = LocalRateLimiter(rate_limit)
+        self._local_until = float("-inf")
+        self._degraded = False
+
+    # -- RateLimiter ---------------------------------------------------------------------
+
+    async def acquire(self, key_id: str) -> None:
+        """Wait until ``key_id`` may send one request, and count it in Redis.
+
+        Raises:
+            LimiterUnavailableError: Redis failed and ``fail_open`` is off.
+        """
+        await self._shared_or_local(
+            lambda: self._acquire_shared(key_id), lambda: self._local.acquire(key_id)
+        )
+
+    async def pause(self, key_id: str, seconds: float) -> None:
+        """Hold ``key_id`` in every process for ``seconds`` from now (never shortens a pause).
+
+        Raises:
+            LimiterUnavailableError: Redis failed and ``fail_open`` is off.
+        """
+        if not seconds > 0:
+            return
+        await self._shared_or_local(
+            lambda: self._pause_shared(key_id, seconds), lambda: self._local.pause(key_id, seconds)
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the Redis client if this limiter made it from a URL. Safe to call twice."""
+        if self._owns_redis:
+            await self._redis.aclose()
+
+    async def __aenter__(self) -> RedisRateLimiter:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = ", degraded to local" if self._degraded else ""
+        return (
+            f"RedisRateLimiter({_where(self._redis)!r}, rate_limit={self.rate_limit!r}, "
+            f"prefix={self.prefix!r}, fail_open={self.fail_open}{state})"
+        )
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _keys_for(self, key_id: str) -> list[str]:
+        """The window and pause keys of ``key_id``: a hash of it, never the id itself."""
+        try:
+            return self._keys[key_id]
+        except KeyError:
+            digest = hashlib.sha256(b"texin_async.ratelimit\0" + key_id.encode()).hexdigest()
+            base = f"{self.prefix}{{{digest[:32]}}}"
+            keys = self._keys[key_id] = [f"{base}:window", f"{base}:pause"]
+            return keys
+
+    async def _acquire_shared(self, key_id: str) -> None:
+        keys = self._keys_for(key_id)
+        lifetime = math.ceil(self.rate_limit.slot_lifetime * _MICRO)
+        # Holding the lock while sleeping queues this process's waiters in order, so one
+        # of them at a time asks Redis: no herd of tasks polling for the same slot.
+        async with self._lock(key_id):
+            while True:
+                member = f"{os.getpid():x}.{self._token}.{next(self._counter)}"
+                args: list[int | str] = [self.rate_limit.max_rate, lifetime, member]
+                wait = await self._run(self._acquire_script(keys=keys, args=args))
+                if wait <= 0:
+                    return
+                await anyio.sleep(min(wait / _MICRO, self.poll_max) + random.uniform(0, _JITTER))
+
+    async def _pause_shared(self, key_id: str, seconds: float) -> None:
+        pause_key = self._keys_for(key_id)[1]
+        await self._run(self._pause_script(keys=[pause_key], args=[math.ceil(seconds * _MICRO)]))
+
+    async def _run(self, call: Awaitable[Any]) -> int:
+        """Await one script call; a Redis failure becomes LimiterUnavailableError."""
+        try:
+            return int(await call)
+        except self._redis_error as exc:
+            raise LimiterUnavailableError(
+                f"the shared rate limiter is unavailable ({type(exc).__name__}: {exc}); "
+                "nothing was sent"
+            ) from exc
+
+    async def _shared_or_local(
+        self, shared: Callable[[], Awaitable[None]], local: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run ``shared``; with ``fail_open``, run ``local`` instead while Redis is failing."""
+        if time.monotonic() >= self._local_until:
+            try:
+                await shared()
+            except LimiterUnavailableError as exc:
+                if not self.fail_open:
+                    raise
+                self._fall_back(exc)
+            else:
+                if self._degraded:
+                    self._degraded = False
+                    logger.info("texin shared rate limiter: Redis is back, limits are shared again")
+                return
+        await local()
+
+    def _fall_back(self, exc: LimiterUnavailableError) -> None:
+        self._local_until = time.monotonic() + _RECHECK_AFTER
+        if not self._degraded:
+            self._degraded = True
+            logger.warning(
+                "texin shared rate limiter: %s; limiting each process on its own (%s) "
+                "and trying Redis again in %gs",
+                exc.message,
+                self.rate_limit,
+                _RECHECK_AFTER,
+            )
+
+    def _lock(self, key_id: str) -> anyio.Lock:
+        """The in-process queue of ``key_id``'s waiters in the running event loop."""
+        try:
+            locks = self._locks.get()
+        except LookupError:
+            locks = {}
+            self._locks.set(locks)
+        try:
+            return locks[key_id]
+        except KeyError:
+            lock = locks[key_id] = anyio.Lock()
+            return lock
+
+
+def _where(client: Redis) -> str:
+    """Where ``client`` connects, without credentials: ``host:port/db`` or a socket path."""
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix:{kwargs['path']}/{kwargs.get('db', 0)}"
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
