@@ -117,10 +117,12 @@ class TexinEmulator:
             max_bulk_recipients=max_bulk_recipients,
             seed=seed,
         )
-        self._seed = seed
+        self._initial = (seed, slow_seconds, max_body_bytes)
         #: Which requests get which fault; change it at any time.
         self.faults = FaultPlan(faults, seed=seed)
+        #: How late ``Fault.SLOW_AFTER`` answers, in seconds; change it at any time.
         self.slow_seconds = slow_seconds
+        #: Larger request bodies get 413; change it at any time.
         self.max_body_bytes = max_body_bytes
 
     def __repr__(self) -> str:
@@ -283,9 +285,10 @@ class TexinEmulator:
             self._state.windows.limit = limit
 
     def reset(self) -> None:
-        """Back to the initial accounts and rate limit, with no faults and no statistics."""
+        """Back to the initial accounts and settings, with no faults and no statistics."""
+        seed, self.slow_seconds, self.max_body_bytes = self._initial
         self.faults.clear()
-        self.faults.set_rates({}, seed=self._seed)
+        self.faults.set_rates({}, seed=seed)
         self._state.reset()
 
 
