@@ -370,10 +370,14 @@ class RecordingLimiter:
 
     def __init__(self) -> None:
         self.acquired = 0
+        self.released = 0
         self.pauses: list[float] = []
 
     async def acquire(self, key_id: str) -> None:
         self.acquired += 1
+
+    async def release(self, key_id: str) -> None:
+        self.released += 1
 
     async def pause(self, key_id: str, seconds: float) -> None:
         self.pauses.append(seconds)
@@ -425,7 +429,16 @@ async def test_every_request_passes_the_limiter() -> None:
     async with client_for(recorder, limiter=limiter) as client:
         await client.get_balance()
         await client.get_balance()
-    assert limiter.acquired == 2
+    assert limiter.acquired == limiter.released == 2
+
+
+async def test_failed_request_releases_its_slot() -> None:
+    """A request that failed in transport still ends its slot: none leak."""
+    limiter = RecordingLimiter()
+    async with client_for(Recorder(httpx.ReadTimeout("slow")), limiter=limiter) as client:
+        with pytest.raises(APITimeoutError):
+            await client.send_sms("0712345678", "hi")
+    assert limiter.acquired == limiter.released == 1
 
 
 # -- secrets ---------------------------------------------------------------------------------

@@ -41,13 +41,17 @@ def make(limit: RateLimit | None) -> tuple[LocalRateLimiter, FakeClock]:
     return LocalRateLimiter(limit, clock=clock, sleep=clock.sleep), clock
 
 
-async def grant_times(limiter: LocalRateLimiter, clock: FakeClock, n: int) -> list[float]:
-    """Acquire n slots from n concurrent tasks; return when each was granted."""
+async def grant_times(
+    limiter: LocalRateLimiter, clock: FakeClock, n: int, latency: float = 0.0
+) -> list[float]:
+    """n concurrent requests taking ``latency`` seconds each; when each was let go."""
     times: list[float] = []
 
     async def one() -> None:
         await limiter.acquire("k")
         times.append(clock())
+        clock.now += latency
+        await limiter.release("k")
 
     async with anyio.create_task_group() as tg:
         for _ in range(n):
@@ -70,6 +74,43 @@ async def test_request_past_the_budget_waits_for_the_oldest_slot() -> None:
     assert times[-1] == pytest.approx(60.0 * 1.003)
 
 
+async def test_window_of_a_slot_starts_when_its_answer_arrives() -> None:
+    """A slow request's slot counts from its answer: the server may have seen it late."""
+    limit = RateLimit(max_rate=1, time_period=10.0, margin=0.0)
+    limiter, clock = make(limit)
+    times = await grant_times(limiter, clock, 2, latency=3.0)
+    assert times == [0.0, 13.0]
+
+
+async def test_full_window_of_requests_in_flight_waits_for_an_answer() -> None:
+    """When every slot is in flight, the next request waits for one to finish."""
+    limit = RateLimit(max_rate=2, time_period=1.0, margin=0.0)
+    limiter, clock = make(limit)
+    await limiter.acquire("k")
+    await limiter.acquire("k")
+    order: list[str] = []
+
+    async def third() -> None:
+        await limiter.acquire("k")
+        order.append(f"granted at {clock():g}")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(third)
+        await anyio.wait_all_tasks_blocked()
+        order.append("released")
+        clock.now = 5.0
+        await limiter.release("k")
+    assert order == ["released", "granted at 6"]
+
+
+async def test_slow_answers_never_let_a_strict_server_see_too_many() -> None:
+    """With latency, the server-side arrivals (anywhere in flight) stay within the budget."""
+    limiter, clock = make(RateLimit(max_rate=10, time_period=1.0, margin=0.0))
+    times = await grant_times(limiter, clock, 100, latency=0.05)
+    # Worst case the server sees a request at the very end of its flight.
+    assert max_in_any_window([t + 0.05 for t in times[:10]] + times[10:], 1.0) <= 10
+
+
 async def test_never_more_than_max_rate_in_any_window() -> None:
     """Across many windows of queued work, no window holds more than max_rate requests."""
     limiter, clock = make(RateLimit(max_rate=100, time_period=60.0))
@@ -80,7 +121,7 @@ async def test_never_more_than_max_rate_in_any_window() -> None:
 async def test_queued_work_uses_at_least_99_percent_of_the_budget() -> None:
     """After the burst, queued work sustains >= 99% of max_rate per period."""
     limiter, clock = make(RateLimit(max_rate=100, time_period=60.0))
-    times = await grant_times(limiter, clock, 1000)
+    times = await grant_times(limiter, clock, 1000, latency=0.01)
     periods = (times[-1] - times[0]) / 60.0
     used = (len(times) - 100) / (100 * periods)
     assert used >= 0.99
@@ -117,6 +158,7 @@ async def test_keys_have_separate_budgets() -> None:
     limiter, clock = make(RateLimit(max_rate=2, time_period=60.0))
     for _ in range(2):
         await limiter.acquire("a")
+        await limiter.release("a")
     await limiter.acquire("b")
     assert clock() == 0.0
 
@@ -126,6 +168,7 @@ async def test_cancelled_waiter_takes_no_slot() -> None:
     limit = RateLimit(max_rate=1, time_period=10.0, margin=0.0)
     window = SlidingWindow(limit, clock=anyio.current_time, sleep=anyio.sleep)
     await window.acquire()
+    window.release()
     with anyio.move_on_after(0.01):
         await window.acquire()
     assert window.in_window() == 1
@@ -135,9 +178,11 @@ async def test_window_repr_shows_its_state() -> None:
     """The repr tells how full the window is and whether the key is paused."""
     limiter, _ = make(RateLimit(max_rate=5, time_period=2.0))
     await limiter.acquire("k")
+    await limiter.acquire("k")
+    await limiter.release("k")
     await limiter.pause("k", 1.5)
     assert repr(limiter.window("k")) == (
-        "<SlidingWindow 1 in window, limit 5 per 2s, paused 1.50s>"
+        "<SlidingWindow 2 in window (1 in flight), limit 5 per 2s, paused 1.50s>"
     )
 
 
@@ -156,6 +201,7 @@ def test_each_event_loop_gets_its_own_window() -> None:
 
     async def use() -> None:
         await limiter.acquire("k")
+        await limiter.release("k")
         seen.append((limiter.window("k"), limiter.window("k").in_window()))
 
     anyio.run(use)

@@ -7,9 +7,11 @@ import hashlib
 import ipaddress
 import logging
 import os
+import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -17,6 +19,10 @@ import anyio
 import httpx
 import msgspec
 
+from ._batch import BatchItems, BatchOptions
+from ._batch import iter_batch as _iter_batch
+from ._batch import send_batch as _send_batch
+from ._batch_models import BatchReport, Outcome
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_CONNECTIONS,
@@ -30,9 +36,11 @@ from ._config import (
 from ._exceptions import InvalidRequestError, RateLimitError, map_transport_errors
 from ._models import ApiInfo, Balance, BulkSMSResult, ConnectionTest, MessageStatus, SMSResult
 from ._phone import normalize_recipient
+from ._progress import BatchProgress
 from ._ratelimit import LocalRateLimiter, RateLimiter
 from ._response import read_response
 from ._retry import call_with_retries
+from ._units import COST_PER_UNIT
 
 __all__ = ["TexinClient"]
 
@@ -96,6 +104,8 @@ class TexinClient:
         max_connections: Pool size, and the most requests in flight at once.
         http_client: An ``httpx.AsyncClient`` you own; the SDK will not close it.
         transport: An httpx transport for the SDK's own client (e.g. aiohttp-backed).
+        verify: TLS trust for a private CA: an ``ssl.SSLContext`` or a CA bundle path;
+            None trusts what httpx trusts. Verification cannot be turned off.
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
 
     Raises:
@@ -121,6 +131,7 @@ class TexinClient:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | str | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("TEXIN_API_KEY")
@@ -130,6 +141,8 @@ class TexinClient:
             raise ValueError(f"max_connections must be >= 1, got {max_connections}")
         if http_client is not None and transport is not None:
             raise ValueError("pass http_client= or transport=, not both")
+        if isinstance(verify, bool):  # verify=False must not slip past the type checker
+            raise ValueError("verify takes an ssl.SSLContext or a CA bundle path, not a bool")
         self._key = _Secret(key)
         self.key_id = hashlib.sha256(key.encode()).hexdigest()[:16]
         self.base_url = _checked_base_url(
@@ -144,6 +157,7 @@ class TexinClient:
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             transport=transport,
+            verify=_ssl_context(verify),
             timeout=self._timeout,
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
@@ -251,10 +265,14 @@ class TexinClient:
             async with self._in_flight:  # a granted slot goes straight to a free connection
                 await self._limiter.acquire(self.key_id)
                 started = time.perf_counter()
-                with map_transport_errors(endpoint.name):
-                    response = await self._http.request(
-                        endpoint.method, url, content=body, headers=_JSON, timeout=self._timeout
-                    )
+                try:
+                    with map_transport_errors(endpoint.name):
+                        response = await self._http.request(
+                            endpoint.method, url, content=body, headers=_JSON, timeout=self._timeout
+                        )
+                finally:
+                    with anyio.CancelScope(shield=True):  # a held slot must never leak
+                        await self._limiter.release(self.key_id)
             logger.debug(
                 "texin %s -> %d in %.3fs",
                 endpoint.name,
@@ -293,8 +311,135 @@ class TexinClient:
         if self.state is ClientState.CLOSED:
             raise RuntimeError("this TexinClient is closed; create a new one")
 
+    # -- batches ---------------------------------------------------------------------------
+
+    async def send_batch(
+        self,
+        items: BatchItems,
+        *,
+        chunk_size: int = 100,
+        max_in_flight: int = 8,
+        journal: str | os.PathLike[str] | None = None,
+        on_outcome: Callable[[Outcome], object] | None = None,
+        dry_run: bool = False,
+        resend_unknown: bool = False,
+        retry_failed: bool = False,
+        check_balance: bool = False,
+        lookahead: int | None = None,
+        progress: BatchProgress | None = None,
+        cost_per_unit: Decimal = COST_PER_UNIT,
+    ) -> BatchReport:
+        """Send many messages under the key's budget; one :class:`Outcome` per item.
+
+        Items with the same text and sender id are coalesced into bulk requests of up to
+        ``chunk_size`` distinct numbers, within a look-ahead window; the rest go out one by
+        one. Every request goes through :meth:`send_sms`/:meth:`send_bulk_sms` (limiter,
+        retries, never sent twice). Outcomes are counted, not kept: memory stays flat for
+        millions of items.
+
+        Args:
+            items: ``Message`` objects or ``(recipient, text)`` pairs, from a sync or async
+                iterable, read lazily. ``Message.ref`` defaults to the item's index.
+            chunk_size: Most numbers in one bulk request.
+            max_in_flight: Most requests awaiting an answer at once.
+            journal: Path of a SQLite file that makes the batch resumable: run again with
+                the same items and journal, and finished items are reported from it, not
+                resent; items in flight at a crash are reported UNKNOWN.
+            on_outcome: Called with each outcome as it settles (may be async). If it
+                raises, the batch stops and the error propagates.
+            dry_run: Send nothing (no HTTP request at all): outcomes are PLANNED and the
+                report holds the requests, units and cost the batch would use.
+            resend_unknown: With a journal, send again items recorded UNKNOWN or in flight:
+                at-least-once instead of at-most-once.
+            retry_failed: With a journal, send again items recorded FAILED.
+            check_balance: Before sending anything, refuse a batch the balance cannot
+                cover. A Collection (list, tuple) is checked whole; a one-shot iterator is
+                checked for the items in the first look-ahead window, and later sends the
+                balance cannot cover fail on their own (FAILED).
+            lookahead: Items held back to coalesce; default ``max(1000, 10 * chunk_size)``.
+            progress: A :class:`BatchProgress` to update live (for a progress bar).
+            cost_per_unit: Price of one SMS unit, for the report's cost.
+
+        Raises:
+            JournalMismatchError: The items differ from the ones the journal recorded.
+            JournalError: The journal is in use by another batch or unusable.
+            InsufficientBalanceError: ``check_balance`` found the balance short.
+
+        Example::
+
+            report = await client.send_batch(
+                (Message(row["phone"], row["text"], ref=row["id"]) for row in rows),
+                journal="campaign.sqlite",
+            )
+            print(report.sent, report.failed, report.unknown, report.cost)
+        """
+        options = BatchOptions(
+            chunk_size=chunk_size,
+            max_in_flight=max_in_flight,
+            journal=journal,
+            on_outcome=on_outcome,
+            dry_run=dry_run,
+            resend_unknown=resend_unknown,
+            retry_failed=retry_failed,
+            check_balance=check_balance,
+            lookahead=lookahead,
+            progress=progress,
+            cost_per_unit=cost_per_unit,
+        )
+        return await _send_batch(self, items, options)
+
+    def iter_batch(
+        self,
+        items: BatchItems,
+        *,
+        chunk_size: int = 100,
+        max_in_flight: int = 8,
+        journal: str | os.PathLike[str] | None = None,
+        on_outcome: Callable[[Outcome], object] | None = None,
+        dry_run: bool = False,
+        resend_unknown: bool = False,
+        retry_failed: bool = False,
+        check_balance: bool = False,
+        lookahead: int | None = None,
+        progress: BatchProgress | None = None,
+        cost_per_unit: Decimal = COST_PER_UNIT,
+    ) -> AsyncGenerator[Outcome, None]:
+        """Like :meth:`send_batch`, but yield each :class:`Outcome` as it settles.
+
+        Outcomes pass through a buffer of ``chunk_size``: a slow consumer slows the batch
+        rather than growing memory. To stop early, close the generator (``async with
+        contextlib.aclosing(client.iter_batch(...)) as outcomes:``) so that its requests
+        are cancelled at once. Pass ``progress=`` for the counts.
+
+        Example::
+
+            async for outcome in client.iter_batch(rows, journal="job.sqlite"):
+                writer.writerow([outcome.ref, outcome.status.value, outcome.message_id])
+        """
+        options = BatchOptions(
+            chunk_size=chunk_size,
+            max_in_flight=max_in_flight,
+            journal=journal,
+            on_outcome=on_outcome,
+            dry_run=dry_run,
+            resend_unknown=resend_unknown,
+            retry_failed=retry_failed,
+            check_balance=check_balance,
+            lookahead=lookahead,
+            progress=progress,
+            cost_per_unit=cost_per_unit,
+        )
+        return _iter_batch(self, items, options)
+
 
 _JSON = {"Content-Type": "application/json"}
+
+
+def _ssl_context(verify: ssl.SSLContext | str | None) -> ssl.SSLContext | bool:
+    """A verifying context: the one given, one for a CA bundle, or httpx's default (True)."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return True if verify is None else verify
 
 
 def _checked(message: object) -> str:

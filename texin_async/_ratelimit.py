@@ -4,13 +4,18 @@ The provider allows ``max_rate`` requests in any ``time_period`` seconds per API
 enforces it like a strict sliding window. A leaky bucket cannot honour that and still burst:
 aiolimiter's ``AsyncLimiter(100, 60)`` lets 199 requests through in the first minute (a full
 bucket, then one every 0.6 s), while ``AsyncLimiter(1, 0.6)`` stays under 100 but has no burst
-and sustains 95-99%. So this module keeps a *sliding-window log*: the grant times of the last
-``max_rate`` requests. A request may leave when the oldest of them is more than
-``time_period * (1 + margin)`` old. In any window at most ``max_rate`` requests leave, a burst
-of ``max_rate`` goes at once, and queued work sustains ``1 / (1 + margin)`` of the budget
-(99.7% by default). Memory is ``max_rate`` floats per key.
+and sustains 95-99%. So this module keeps a *sliding-window log* of the last ``max_rate``
+requests, and a request may leave only while fewer than ``max_rate`` are in flight or younger
+than ``time_period * (1 + margin)``.
 
-A 429 means the server saw more than we did (another process, clock skew): the whole key
+A request's age counts from when its *answer* arrived, not from when it left: the server
+counts a request when it gets to it, which may be well after we sent it (new connections,
+its own queue), but never after it answered. Stamping at departure let a burst of fresh
+connections trip a strict server in our tests; stamping at the answer cannot. The price is
+one round trip per window (about 0.5% at 300 ms per 60 s); ``margin`` adds a little more for
+clock drift. A burst of ``max_rate`` still goes at once. Memory is ``max_rate`` floats per key.
+
+A 429 means the server saw more than we did (another process, another host): the whole key
 pauses for the server's ``Retry-After``, so every task waits, not only the one that was told.
 
 Backends implement :class:`RateLimiter`; :class:`LocalRateLimiter` shares one window per key
@@ -38,11 +43,17 @@ Sleep = Callable[[float], Awaitable[None]]
 class RateLimiter(Protocol):
     """What the client needs from a limiter: a slot per request and a key-wide pause.
 
-    ``key_id`` identifies an API key without revealing it (a hash prefix).
+    Every ``acquire`` is followed by one ``release`` once the request has its answer (or
+    failed): the slot's window starts then. ``key_id`` identifies an API key without
+    revealing it (a hash prefix).
     """
 
     async def acquire(self, key_id: str) -> None:
-        """Wait until ``key_id`` may send one request, and count it."""
+        """Wait until ``key_id`` may send one request, and hold a slot for it."""
+        ...
+
+    async def release(self, key_id: str) -> None:
+        """The request that held a slot is over: its window runs from now."""
         ...
 
     async def pause(self, key_id: str, seconds: float) -> None:
@@ -51,51 +62,83 @@ class RateLimiter(Protocol):
 
 
 class SlidingWindow:
-    """One key's log of grant times in one event loop; waiters are served first come first."""
+    """One key's log in one event loop; waiters are served first come, first served."""
 
-    __slots__ = ("_clock", "_granted", "_lock", "_paused_until", "_sleep", "limit")
+    __slots__ = (
+        "_changed",
+        "_clock",
+        "_finished",
+        "_in_flight",
+        "_lock",
+        "_paused_until",
+        "_sleep",
+        "limit",
+    )
 
     def __init__(self, limit: RateLimit | None, *, clock: Clock, sleep: Sleep) -> None:
         self.limit = limit
-        # With no limit, maxlen=0 makes the log keep nothing: only pauses apply.
-        self._granted: collections.deque[float] = collections.deque(
+        # When each finished request answered, oldest first; at most max_rate are needed.
+        # With no limit, maxlen=0 keeps nothing: only pauses apply.
+        self._finished: collections.deque[float] = collections.deque(
             maxlen=limit.max_rate if limit else 0
         )
+        self._in_flight = 0
         self._paused_until = float("-inf")
         self._lock = anyio.Lock()
+        self._changed = anyio.Event()
         self._clock = clock
         self._sleep = sleep
 
-    def ready_at(self) -> float:
-        """When the next request may leave: after any pause, and once the oldest slot expired."""
-        ready = self._paused_until
-        if self.limit and len(self._granted) == self.limit.max_rate:
-            ready = max(ready, self._granted[0] + self.limit.slot_lifetime)
-        return ready
+    def _wait_needed(self, now: float) -> float | None:
+        """Seconds until a slot frees (0: free now), or None until a request finishes."""
+        if now < self._paused_until:
+            return self._paused_until - now
+        if not self.limit:
+            return 0.0
+        lifetime = self.limit.slot_lifetime
+        while self._finished and self._finished[0] + lifetime <= now:
+            self._finished.popleft()
+        if self._in_flight + len(self._finished) < self.limit.max_rate:
+            return 0.0
+        return self._finished[0] + lifetime - now if self._finished else None
 
     async def acquire(self) -> None:
-        """Wait for a free slot and take it; cancellation while waiting takes nothing."""
-        # Holding the lock while sleeping queues waiters in order: no thundering herd.
+        """Wait for a free slot and hold it; cancellation while waiting takes nothing."""
+        # Holding the lock while waiting queues waiters in order: no thundering herd.
         async with self._lock:
-            while (delay := self.ready_at() - self._clock()) > 0:
-                await self._sleep(delay)
-            self._granted.append(self._clock())
+            while (wait := self._wait_needed(self._clock())) != 0:
+                if wait is None:
+                    await self._changed.wait()
+                else:
+                    await self._sleep(wait)
+            self._in_flight += 1
+
+    def release(self) -> None:
+        """The slot's request answered (or failed) now."""
+        self._in_flight -= 1
+        if self.limit:
+            self._finished.append(self._clock())
+        self._changed.set()
+        self._changed = anyio.Event()
 
     def pause(self, seconds: float) -> None:
         """Hold the key until ``seconds`` from now (extends, never shortens, a pause)."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     def in_window(self) -> int:
-        """Requests granted within the last ``time_period`` seconds."""
+        """Requests in flight or finished within the last ``time_period`` seconds."""
         if not self.limit:
-            return 0
+            return self._in_flight
         since = self._clock() - self.limit.time_period
-        return sum(1 for t in self._granted if t > since)
+        return self._in_flight + sum(1 for t in self._finished if t > since)
 
     def __repr__(self) -> str:
         paused = max(0.0, self._paused_until - self._clock())
         budget = f"{self.limit.max_rate} per {self.limit.time_period:g}s" if self.limit else "none"
-        return f"<SlidingWindow {self.in_window()} in window, limit {budget}, paused {paused:.2f}s>"
+        return (
+            f"<SlidingWindow {self.in_window()} in window ({self._in_flight} in flight), "
+            f"limit {budget}, paused {paused:.2f}s>"
+        )
 
 
 class LocalRateLimiter:
@@ -152,6 +195,10 @@ class LocalRateLimiter:
     async def acquire(self, key_id: str) -> None:
         """Wait for ``key_id``'s next slot."""
         await self.window(key_id).acquire()
+
+    async def release(self, key_id: str) -> None:
+        """End ``key_id``'s oldest held slot now."""
+        self.window(key_id).release()
 
     async def pause(self, key_id: str, seconds: float) -> None:
         """Hold ``key_id`` in this event loop for ``seconds``."""

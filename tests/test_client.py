@@ -1,0 +1,397 @@
+"""TexinClient over real sockets against the emulator: endpoints, faults, rate limit, TLS."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import pytest
+
+from texin_async import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    LocalRateLimiter,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimit,
+    RetryPolicy,
+    ServerError,
+    TexinClient,
+)
+from texin_async.testing import Account, Fault, TexinEmulator, serve
+
+pytestmark = pytest.mark.anyio
+
+FAST = RetryPolicy(attempts=3, wait_initial=0.01, wait_max=0.05, wait_jitter=0)
+NUMBER = "254712345678"
+
+
+@pytest.fixture
+async def client(texin_emulator_url: str, texin_api_key: str) -> AsyncIterator[TexinClient]:
+    async with TexinClient(texin_api_key, base_url=texin_emulator_url, retry=FAST) as client:
+        yield client
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+async def test_api_info_and_test_connection(client: TexinClient) -> None:
+    """The two GET endpoints answer with their documented shapes."""
+    info = await client.api_info()
+    assert info.version == "2.0.1"
+    assert "send_sms" in info.endpoints
+    assert (await client.test_connection()).success
+
+
+async def test_send_sms_returns_typed_result(client: TexinClient) -> None:
+    """A send gives its message id, units, cost as Decimal and the spaced details block."""
+    result = await client.send_sms("0712345678", "Hello from RAYPROTECH System API!")
+    assert result.recipient == NUMBER
+    assert result.units_used == 1
+    assert result.cost == Decimal("0.3")
+    assert result.details is not None
+    assert result.details.message_id == result.message_id
+
+
+async def test_send_charges_the_balance(
+    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str
+) -> None:
+    """new_balance and get_balance agree with the units charged."""
+    before = (await client.get_balance()).sms_balance
+    result = await client.send_sms(NUMBER, "x" * 161)  # two units
+    assert result.new_balance == before - 2
+    assert (await client.get_balance()).sms_balance == before - 2
+    assert texin_emulator.processed(texin_api_key)[NUMBER] == 1
+
+
+async def test_check_status_decodes_string_cost_and_timestamps(client: TexinClient) -> None:
+    """check_status's cost string becomes Decimal, its timestamps datetime."""
+    sent = await client.send_sms(NUMBER, "status please")
+    status = await client.check_status(sent.message_id)
+    assert status.message_id == sent.message_id
+    assert status.cost == Decimal("0.30")
+    assert isinstance(status.created_at, datetime)
+    assert status.gateway_response is not None
+    assert status.gateway_response.transaction_id
+
+
+async def test_bulk_maps_ids_back_to_callers_strings(client: TexinClient) -> None:
+    """Each caller string finds its message id, whatever spelling it used."""
+    given = ["0712345678", "254725095094", "+254 700 000 001"]
+    result = await client.send_bulk_sms(given, "Special offer just for you!")
+    assert result.statistics.successful == 3
+    assert all(result.message_id_for(r) for r in given)
+    assert len(set(result.message_ids.values())) == 3
+
+
+async def test_bulk_duplicate_spellings_are_sent_once(
+    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str
+) -> None:
+    """Two spellings of one number in a bulk reach the API once: no id lost, no double SMS."""
+    await client.send_bulk_sms(["0712345678", NUMBER], "once")
+    assert texin_emulator.processed(texin_api_key)[NUMBER] == 1
+
+
+async def test_server_side_invalid_and_failed_numbers_are_reported(
+    client: TexinClient, texin_emulator: TexinEmulator
+) -> None:
+    """A 2541 number (the SDK accepts, the API does not) lands in invalid_numbers."""
+    result = await client.send_bulk_sms([NUMBER, "0112345678"], "hi")
+    assert result.invalid_numbers == ["254112345678"]
+    assert result.message_id_for("0112345678") is None
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+async def test_invalid_sender_id_is_refused_once(
+    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str
+) -> None:
+    """An unregistered sender id is a final APIError naming the reason."""
+    with pytest.raises(APIError, match="SenderId is invalid"):
+        await client.send_sms(NUMBER, "hi", sender_id="NOPE")
+    assert sum(texin_emulator.requests(texin_api_key).values()) == 1
+
+
+async def test_unknown_key_is_an_authentication_error(texin_emulator_url: str) -> None:
+    """A key the API does not know raises AuthenticationError."""
+    async with TexinClient("wrong-key", base_url=texin_emulator_url) as client:
+        with pytest.raises(AuthenticationError):
+            await client.get_balance()
+
+
+async def test_inactive_account_is_permission_denied(
+    texin_emulator: TexinEmulator, texin_emulator_url: str
+) -> None:
+    """An inactive account raises PermissionDeniedError."""
+    texin_emulator.add_account(Account(api_key="sleepy", active=False))
+    async with TexinClient("sleepy", base_url=texin_emulator_url) as client:
+        with pytest.raises(PermissionDeniedError):
+            await client.send_sms(NUMBER, "hi")
+
+
+async def test_unknown_message_id_is_not_found(client: TexinClient) -> None:
+    """check_status of an id the API never issued raises NotFoundError."""
+    with pytest.raises(NotFoundError):
+        await client.check_status("API-0")
+
+
+async def test_insufficient_balance_is_final_and_charges_nothing(
+    texin_emulator: TexinEmulator, texin_emulator_url: str
+) -> None:
+    """Low balance is a BadRequestError, not retried, and nothing is sent."""
+    texin_emulator.add_account(Account(api_key="poor", balance=1))
+    async with TexinClient("poor", base_url=texin_emulator_url, retry=FAST) as client:
+        with pytest.raises(BadRequestError):
+            await client.send_bulk_sms([NUMBER, "0700000001"], "hi")
+    assert texin_emulator.processed("poor") == {}
+    assert texin_emulator.account("poor").balance == 1
+    assert sum(texin_emulator.requests("poor").values()) == 1
+
+
+# -- faults: proved by what the emulator processed -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "processed"),
+    [
+        (Fault.DROP_BEFORE, 0),
+        (Fault.DROP_AFTER, 1),
+        (Fault.HTML_502, 0),
+        (Fault.TRUNCATED_JSON, 1),
+    ],
+)
+async def test_send_without_usable_answer_is_unknown_and_never_resent(
+    client: TexinClient,
+    texin_emulator: TexinEmulator,
+    texin_api_key: str,
+    fault: Fault,
+    processed: int,
+) -> None:
+    """No usable answer: OutcomeUnknownError, one request, never a second SMS."""
+    texin_emulator.faults.schedule(fault, endpoint="send_sms")
+    with pytest.raises(OutcomeUnknownError):
+        await client.send_sms(NUMBER, "hi")
+    assert texin_emulator.processed(texin_api_key)[NUMBER] == processed
+    assert sum(texin_emulator.requests(texin_api_key).values()) <= 1
+
+
+async def test_slow_send_times_out_as_unknown(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
+) -> None:
+    """A send answered too late is an APITimeoutError, processed once, not resent."""
+    texin_emulator.faults.schedule(Fault.SLOW_AFTER, endpoint="send_sms")
+    async with TexinClient(texin_api_key, base_url=texin_emulator_url, timeout=0.3) as client:
+        with pytest.raises(APITimeoutError):
+            await client.send_sms(NUMBER, "hi")
+    assert texin_emulator.processed(texin_api_key)[NUMBER] == 1
+
+
+@pytest.mark.parametrize("fault", [Fault.SERVER_ERROR, Fault.RATE_LIMIT])
+async def test_send_refused_before_processing_is_retried_once_delivered(
+    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str, fault: Fault
+) -> None:
+    """A JSON 500 or a 429 proves nothing was sent: the retry delivers exactly once."""
+    texin_emulator.faults.schedule(fault, endpoint="send_sms")
+    result = await client.send_sms(NUMBER, "hi")
+    assert result.message_id
+    assert texin_emulator.processed(texin_api_key)[NUMBER] == 1
+
+
+async def test_gateway_failure_is_a_server_error_after_retries(texin_api_key: str) -> None:
+    """A number the gateway rejects fails with ServerError and is never charged."""
+    emulator = TexinEmulator(failing_numbers=[NUMBER])
+    async with serve(emulator) as url, TexinClient(texin_api_key, base_url=url, retry=FAST) as c:
+        with pytest.raises(ServerError, match="Failed to send SMS"):
+            await c.send_sms(NUMBER, "hi")
+    assert emulator.processed(texin_api_key)[NUMBER] == 0
+    assert emulator.requests(texin_api_key)["send_sms", 500] == FAST.attempts
+
+
+async def test_ambiguous_send_retry_opt_in_can_send_twice(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
+) -> None:
+    """retry_ambiguous_sends trades never-twice for never-lost, as documented."""
+    texin_emulator.faults.schedule(Fault.DROP_AFTER, endpoint="send_sms")
+    policy = RetryPolicy(attempts=2, wait_initial=0, wait_max=0, retry_ambiguous_sends=True)
+    async with TexinClient(texin_api_key, base_url=texin_emulator_url, retry=policy) as client:
+        await client.send_sms(NUMBER, "hi")
+    assert texin_emulator.processed(texin_api_key)[NUMBER] == 2
+
+
+async def test_read_after_dropped_connection_is_retried(
+    client: TexinClient, texin_emulator: TexinEmulator
+) -> None:
+    """Reads are repeated after a drop; the caller just gets the answer."""
+    texin_emulator.faults.schedule(Fault.DROP_AFTER, endpoint="get_balance")
+    assert (await client.get_balance()).success
+
+
+async def test_unreachable_api_is_a_connection_error() -> None:
+    """Nothing listening: APIConnectionError, after the policy's attempts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with TexinClient("k", base_url=f"http://127.0.0.1:{port}/api/", retry=FAST) as client:
+        with pytest.raises(APIConnectionError):
+            await client.send_sms(NUMBER, "hi")
+
+
+# -- pool and rate limit ---------------------------------------------------------------------
+
+
+async def test_one_pool_reuses_its_connection(
+    client: TexinClient, texin_emulator: TexinEmulator
+) -> None:
+    """Sequential calls share one keep-alive connection."""
+    for _ in range(10):
+        await client.get_balance()
+    assert texin_emulator.connections_opened == 1
+
+
+async def queue_requests(clients: list[TexinClient], per_client: int) -> None:
+    """Queue per_client requests (sends and reads) on each client at once."""
+    async with anyio.create_task_group() as tg:
+        for client in clients:
+            for i in range(per_client):
+                tg.start_soon(_read_or_send, client, i % 2 == 0)
+
+
+async def _read_or_send(client: TexinClient, send: bool) -> None:
+    await (client.send_sms(NUMBER, "rate") if send else client.get_balance())
+
+
+class DepartureLog:
+    """Wraps a limiter to record when each request was let go."""
+
+    def __init__(self, inner: LocalRateLimiter) -> None:
+        self.inner = inner
+        self.times: list[float] = []
+
+    async def acquire(self, key_id: str) -> None:
+        await self.inner.acquire(key_id)
+        self.times.append(time.perf_counter())
+
+    async def release(self, key_id: str) -> None:
+        await self.inner.release(key_id)
+
+    async def pause(self, key_id: str, seconds: float) -> None:
+        await self.inner.pause(key_id, seconds)
+
+    def sustained_use(self, limit: RateLimit) -> float:
+        """Share of the budget used once past the first window: the period over the mean
+        time the key's max_rate requests take to turn over (d[k + max_rate] - d[k])."""
+        d, n = sorted(self.times), limit.max_rate
+        turnovers = [d[k + n] - d[k] for k in range(n, len(d) - n)]
+        return limit.time_period / (sum(turnovers) / len(turnovers))
+
+
+async def test_limiter_never_trips_a_strict_window_and_uses_99_percent(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
+) -> None:
+    """60 queued requests at 20 per 2 s: zero 429s, never over 20 in a window, >= 99% used."""
+    limit = RateLimit(max_rate=20, time_period=2.0)
+    texin_emulator.set_rate_limit("20/2")
+    log = DepartureLog(LocalRateLimiter(limit))
+    async with TexinClient(texin_api_key, base_url=texin_emulator_url, limiter=log) as c:
+        await queue_requests([c], 60)
+    assert texin_emulator.rate_limited(texin_api_key) == 0
+    assert texin_emulator.max_in_window(texin_api_key) == 20
+    assert log.sustained_use(limit) >= 0.99
+
+
+async def test_clients_with_one_key_share_its_budget(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
+) -> None:
+    """Two clients with the same key in one loop draw on one window: no 429s."""
+    limit = RateLimit(max_rate=10, time_period=1.0)
+    texin_emulator.set_rate_limit("10/1")
+    kw = {"base_url": texin_emulator_url, "rate_limit": limit}
+    async with TexinClient(texin_api_key, **kw) as a, TexinClient(texin_api_key, **kw) as b:  # type: ignore[arg-type]
+        await queue_requests([a, b], 15)
+    assert texin_emulator.rate_limited(texin_api_key) == 0
+    assert texin_emulator.max_in_window(texin_api_key) == 10
+
+
+async def test_unshared_budgets_hit_429_and_lose_nothing(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
+) -> None:
+    """Two limiters on one key (as two processes would) trip 429s; pauses and retries
+    still deliver every send exactly once."""
+    texin_emulator.set_rate_limit("10/1")
+    policy = RetryPolicy(attempts=8, wait_initial=0.05, wait_max=0.2)
+    clients = [
+        TexinClient(
+            texin_api_key,
+            base_url=texin_emulator_url,
+            rate_limit=RateLimit(max_rate=10, time_period=1.0, margin=m),
+            retry=policy,
+        )
+        for m in (0.01, 0.02)  # different RateLimits: separate, unshared budgets
+    ]
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for i, client in enumerate(clients):
+            for j in range(10):
+                tg.start_soon(client.send_sms, f"07000000{i}{j}", "hi")
+    for client in clients:
+        await client.aclose()
+    assert texin_emulator.rate_limited(texin_api_key) > 0
+    processed = texin_emulator.processed(texin_api_key)
+    assert len(processed) == 20
+    assert set(processed.values()) == {1}
+    assert time.perf_counter() - start < 10
+
+
+# -- TLS -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A trustme CA and a 127.0.0.1 server certificate, as files."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    folder = tmp_path_factory.mktemp("tls")
+    ca_file, cert_file, key_file = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    return ca_file, cert_file, key_file
+
+
+async def test_https_with_a_trusted_ca(tls_files: tuple[Path, Path, Path]) -> None:
+    """Over TLS with the CA trusted, calls succeed."""
+    ca, cert, key = tls_files
+    emulator = TexinEmulator()
+    async with serve(emulator, tls_cert=str(cert), tls_key=str(key)) as url:
+        assert url.startswith("https://")
+        async with TexinClient("texin-test-key", base_url=url, verify=str(ca)) as client:
+            assert (await client.get_balance()).success
+            context = ssl.create_default_context(cafile=str(ca))
+        async with TexinClient("texin-test-key", base_url=url, verify=context) as client:
+            assert (await client.send_sms(NUMBER, "tls")).message_id
+
+
+async def test_https_to_an_untrusted_certificate_is_refused(
+    tls_files: tuple[Path, Path, Path],
+) -> None:
+    """Verification is on by default: an unknown CA fails before anything is sent."""
+    _, cert, key = tls_files
+    emulator = TexinEmulator()
+    served = serve(emulator, tls_cert=str(cert), tls_key=str(key))
+    async with served as url, TexinClient("texin-test-key", base_url=url, retry=FAST) as client:
+        with pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+            await client.send_sms(NUMBER, "tls")
+    assert emulator.processed("texin-test-key") == {}
