@@ -1,0 +1,76 @@
+"""The public API as users write it, checked by ``mypy --strict`` (not run by pytest)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import httpx
+
+from texin_async import (
+    APIError,
+    Balance,
+    BulkSMSResult,
+    LocalRateLimiter,
+    MessageStatus,
+    OutcomeUnknownError,
+    RateLimit,
+    RateLimiter,
+    RateLimitError,
+    RetryDetails,
+    RetryPolicy,
+    SMSResult,
+    TexinClient,
+    count_units,
+    estimate_cost,
+    normalize_recipient,
+)
+
+
+def log_retry(details: RetryDetails) -> None:
+    print(details.endpoint, details.attempt, details.wait, type(details.error).__name__)
+
+
+async def hot_path(client: TexinClient) -> str | None:
+    try:
+        sent: SMSResult = await client.send_sms("0712345678", "Your code is 4821")
+    except OutcomeUnknownError:
+        return None
+    except RateLimitError as exc:
+        retry_after: float | None = exc.retry_after
+        return str(retry_after)
+    except APIError as exc:
+        status: int = exc.status_code
+        return f"{status} {exc.message} {exc.error}"
+    cost: Decimal | None = sent.cost
+    units: int = sent.units_used
+    return f"{sent.message_id} {units} {cost}"
+
+
+async def everything() -> None:
+    policy = RetryPolicy(attempts=5, on_retry=log_retry, retry_ambiguous_sends=False)
+    limit = RateLimit(max_rate=100, time_period=60.0, margin=0.003)
+    async with TexinClient(
+        "key",
+        base_url="https://texin.hotspotbillingsystem.co.ke/api/",
+        sender_id="Texin",
+        rate_limit=limit,
+        retry=policy,
+        timeout=httpx.Timeout(10.0, connect=2.0),
+        max_connections=4,
+    ) as client:
+        balance: Balance = await client.get_balance()
+        credits: Decimal = balance.sms_balance
+        bulk: BulkSMSResult = await client.send_bulk_sms(["0712345678"], "Hi")
+        message_id: str | None = bulk.message_id_for("0712345678")
+        successful: int = bulk.statistics.successful
+        if message_id is not None:
+            status: MessageStatus = await client.check_status(message_id)
+            created: datetime | None = status.created_at
+            transaction: str | None = (
+                status.gateway_response.transaction_id if status.gateway_response else None
+            )
+            print(created, transaction)
+        print(credits, successful, await hot_path(client))
+    limiter: RateLimiter = LocalRateLimiter(limit)  # satisfies the protocol
+    print(limiter, count_units("Hi"), estimate_cost("Hi", 3), normalize_recipient("0712345678"))
