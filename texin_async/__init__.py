@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from types import FunctionType
+from types import FunctionType as _FunctionType
 
 from ._client import ClientState, TexinClient
 from ._config import (
@@ -94,6 +94,6 @@ __all__ = [
 # Present public names as texin_async.X, not texin_async._module.X (reprs, docs, pickles).
 for _name in __all__:
     _obj = globals()[_name]
-    if isinstance(_obj, type | FunctionType) and _obj.__module__.startswith("texin_async._"):
+    if isinstance(_obj, type | _FunctionType) and _obj.__module__.startswith("texin_async._"):
         _obj.__module__ = "texin_async"
 del _name, _obj
