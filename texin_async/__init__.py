@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from types import FunctionType as _FunctionType
 
+from ._batch_models import (
+    BatchReport,
+    InsufficientBalanceError,
+    Message,
+    Outcome,
+    OutcomeStatus,
+)
 from ._client import ClientState, TexinClient
 from ._config import (
     DEFAULT_BASE_URL,
@@ -28,6 +35,7 @@ from ._exceptions import (
     ServerError,
     TexinError,
 )
+from ._journal import JournalError, JournalMismatchError
 from ._models import (
     ApiInfo,
     Balance,
@@ -40,6 +48,7 @@ from ._models import (
     SMSResult,
 )
 from ._phone import normalize_recipient
+from ._progress import BatchProgress
 from ._ratelimit import LocalRateLimiter, RateLimiter
 from ._redis import LimiterUnavailableError, RedisRateLimiter  # imports redis-py on use
 from ._retry import RetryDetails
@@ -60,6 +69,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Balance",
+    "BatchProgress",
+    "BatchReport",
     "BulkSMSResult",
     "BulkStatistics",
     "ClientState",
@@ -68,12 +79,18 @@ __all__ = [
     "encoding_of",
     "estimate_cost",
     "GatewayResponse",
+    "InsufficientBalanceError",
     "InvalidRequestError",
+    "JournalError",
+    "JournalMismatchError",
     "LimiterUnavailableError",
     "LocalRateLimiter",
+    "Message",
     "MessageStatus",
     "normalize_recipient",
     "NotFoundError",
+    "Outcome",
+    "OutcomeStatus",
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimit",

@@ -19,10 +19,10 @@ import anyio
 import httpx
 import msgspec
 
-from ._batch import BatchItems, BatchOptions
+from ._batch import BatchItems
 from ._batch import iter_batch as _iter_batch
 from ._batch import send_batch as _send_batch
-from ._batch_models import BatchReport, Outcome
+from ._batch_models import BatchOptions, BatchReport, Outcome
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_CONNECTIONS,

@@ -1,0 +1,354 @@
+"""High-volume batches: coalesce, fan out under the key's budget, one Outcome per item.
+
+The pipeline, one task each step::
+
+    input (sync or async, read lazily) ─► triage ─► planner ─► workers ─► outcomes
+            journal rows, in order ──────┘  (look-ahead)  (max_in_flight, via the
+                                                            client's send methods)
+
+Triage settles what needs no request (bad rows, items the journal already finished) and
+passes the rest to the planner, which groups items by (text, sender id) within a bounded
+look-ahead window and cuts each group into bulk requests of distinct numbers. Workers send
+through :meth:`TexinClient.send_sms`/:meth:`~TexinClient.send_bulk_sms`, so every request
+passes the key's limiter and retry rules, and turn every answer or error into outcomes: one
+request's failure never cancels another's. Memory is bounded by the window and the number of
+requests in flight, whatever the size of the input.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncGenerator, AsyncIterable, Collection, Iterable
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Union
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.lowlevel import checkpoint
+
+from ._batch_models import (
+    BatchOptions,
+    BatchReport,
+    InsufficientBalanceError,
+    Message,
+    Outcome,
+    OutcomeStatus,
+)
+from ._coalesce import Chunk, Item, Planner
+from ._exceptions import TexinError
+from ._journal import ItemState, Journal, JournalReader, JournalRow, fingerprint, mismatch
+from ._outcomes import (
+    NOT_AN_ITEM,
+    Settled,
+    as_message,
+    bulk_outcomes,
+    from_row,
+    invalid,
+    local_error,
+    outcome_of,
+    row_of,
+    short,
+    status_for,
+)
+from ._phone import try_normalize_recipient
+from ._progress import BatchProgress
+from ._units import count_units
+
+if TYPE_CHECKING:
+    from ._client import TexinClient
+
+__all__ = ["BatchItems", "iter_batch", "send_batch"]
+
+logger = logging.getLogger("texin_async")
+
+#: What a batch accepts: Messages or (recipient, text) pairs, from a sync or async iterable.
+BatchItems = Union[  # noqa: UP007  (a runtime alias: "|" between generics needs 3.10+)
+    Iterable["Message | tuple[str, str]"], AsyncIterable["Message | tuple[str, str]"]
+]
+
+_RECORD_BATCH = 1000  # journal rows of locally settled items gathered into one transaction
+_CHECKPOINT_EVERY = 512  # items read between yields to the event loop
+
+
+async def _enumerate(items: BatchItems) -> AsyncGenerator[tuple[int, object], None]:
+    """``(index, item)`` from a sync or async iterable, yielding to the loop now and then."""
+    if isinstance(items, AsyncIterable):
+        index = 0
+        async for raw in items:
+            if not index % _CHECKPOINT_EVERY:
+                await checkpoint()
+            yield index, raw
+            index += 1
+    else:
+        for index, raw in enumerate(items):
+            if not index % _CHECKPOINT_EVERY:
+                await checkpoint()
+            yield index, raw
+
+
+class _Engine:
+    """One batch run: triage, planning and workers around one client."""
+
+    def __init__(
+        self,
+        client: TexinClient,
+        items: BatchItems,
+        options: BatchOptions,
+        sink: ObjectSendStream[Outcome] | None = None,
+    ) -> None:
+        self.client, self.items, self.options, self.sink = client, items, options, sink
+        self.progress = options.progress if options.progress is not None else BatchProgress()
+        self.journal: Journal | None = None
+        self.error: Exception | None = None
+        self._planner = Planner(options.chunk_size, options.window)
+        self._records: list[JournalRow] = []
+        self._balance_checked = not options.check_balance
+        self._cancel = anyio.CancelScope()
+
+    async def run(self) -> None:
+        """Run the batch to its end; keeps the first error in ``self.error``, never raises it."""
+        options = self.options
+        total = len(self.items) if isinstance(self.items, Collection) else None
+        self.progress.start(
+            total=total, dry_run=options.dry_run, cost_per_unit=options.cost_per_unit
+        )
+        try:
+            if options.journal is not None:
+                self.journal = await Journal.open(options.journal, writable=not options.dry_run)
+            if isinstance(self.items, Collection) and (
+                not self._balance_checked or (self.journal and self.journal.last_index >= 0)
+            ):
+                await self._preflight()  # a re-iterable input: check it all before sending
+            await self._fan_out()
+        except Exception as exc:
+            self.error = self.error or exc
+        finally:
+            self.progress.finish()
+            if self.journal is not None:
+                await self.journal.aclose()
+
+    async def _fan_out(self) -> None:
+        """The feeder and ``max_in_flight`` workers, joined by an unbuffered channel."""
+        send, receive = anyio.create_memory_object_stream[Chunk](0)
+        with self._cancel:
+            async with anyio.create_task_group() as tg:
+                for _ in range(self.options.max_in_flight):
+                    tg.start_soon(self._work, receive.clone())
+                receive.close()
+                tg.start_soon(self._feed, send)
+
+    # -- triage ----------------------------------------------------------------------------
+
+    def _triage(self, index: int, raw: object, row: JournalRow | None) -> Item | Settled:
+        """An item to send, or the outcome of one that needs no request."""
+        message = as_message(raw)
+        if message is None:
+            fp = fingerprint(index, raw, None, None) if self.journal else b""
+            return invalid(index, index, raw, None, NOT_AN_ITEM, fp)
+        ref = index if message.ref is None else message.ref
+        fp = b""
+        if self.journal is not None:
+            fp = fingerprint(index, message.recipient, message.text, message.sender_id)
+            if row is not None and row.fp != fp:
+                raise mismatch(self.journal.path, index)
+        if row is not None and not self._resend(row.state):
+            return from_row(row, ref, message.recipient)
+        normalized = try_normalize_recipient(message.recipient)
+        error = "not a valid mobile number" if normalized is None else local_error(message)
+        if normalized is None or error is not None:
+            return invalid(index, ref, message.recipient, normalized, error, fp)
+        sender_id = message.sender_id if message.sender_id is not None else self.client.sender_id
+        return Item(index, ref, message.recipient, normalized, message.text, sender_id, fp)
+
+    def _resend(self, state: int) -> bool:
+        if state in (ItemState.IN_FLIGHT, ItemState.UNKNOWN):
+            return self.options.resend_unknown
+        return state == ItemState.FAILED and self.options.retry_failed
+
+    async def _preflight(self) -> None:
+        """Walk a re-iterable input once before sending: journal match and units needed."""
+        reader = JournalReader(self.journal) if self.journal else None
+        units = count = 0
+        async with aclosing(_enumerate(self.items)) as numbered:
+            async for index, raw in numbered:
+                row = await reader.row(index) if reader else None
+                decided = self._triage(index, raw, row)
+                if isinstance(decided, Item):
+                    units += count_units(decided.text)
+                count = index + 1
+        if reader:
+            reader.check_end(count)
+        if not self._balance_checked:
+            await self._check_balance(units)
+
+    async def _check_balance(self, units: int) -> None:
+        self._balance_checked = True
+        balance = (await self.client.get_balance()).sms_balance
+        if units > balance:
+            cost = units * self.options.cost_per_unit
+            raise InsufficientBalanceError(
+                f"the batch needs {units} SMS units (KES {cost:.2f}) but the balance is "
+                f"{balance} credits; nothing was sent",
+                needed_units=units,
+                balance=balance,
+            )
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    async def _feed(self, chunks: ObjectSendStream[Chunk]) -> None:
+        """Read, triage and plan every item; on error stop feeding, let sends in flight end."""
+        async with chunks:
+            try:
+                await self._read_all(chunks)
+            except anyio.BrokenResourceError:
+                self._cancel.cancel()  # the consumer of iter_batch went away
+            except Exception as exc:
+                self.error = self.error or exc
+
+    async def _read_all(self, chunks: ObjectSendStream[Chunk]) -> None:
+        planner = self._planner
+        reader = JournalReader(self.journal) if self.journal else None
+        count = 0
+        async with aclosing(_enumerate(self.items)) as numbered:
+            async for index, raw in numbered:
+                count = index + 1
+                row = await reader.row(index) if reader else None
+                decided = self._triage(index, raw, row)
+                if isinstance(decided, Settled):
+                    await self._settle_local(decided)
+                    continue
+                planner.add(decided)
+                while planner.size >= planner.window:
+                    await self._dispatch(planner.pop(), chunks)
+        if reader:
+            reader.check_end(count)
+        while planner.size:
+            await self._dispatch(planner.pop(), chunks)
+        if self._records and self.journal and self.journal.writable:
+            await self.journal.record(self._records)
+            self._records = []
+
+    async def _settle_local(self, settled: Settled) -> None:
+        """Report an outcome settled without a request; journal it if it is news."""
+        journal = self.journal
+        if journal is not None and journal.writable and settled.record is not None:
+            self._records.append(settled.record)
+            if len(self._records) >= _RECORD_BATCH:
+                records, self._records = self._records, []
+                await journal.record(records)
+        await self._emit(settled.outcome, resumed=settled.resumed)
+
+    async def _dispatch(self, chunk: Chunk, chunks: ObjectSendStream[Chunk]) -> None:
+        if not self._balance_checked:  # a one-shot input: check what the window holds
+            await self._check_balance(self._planner.pending_units() + _units_of(chunk))
+        chunk.records, self._records = self._records, []
+        await chunks.send(chunk)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def _work(self, chunks: ObjectReceiveStream[Chunk]) -> None:
+        """Send chunks until the feeder is done; an error here stops the whole batch."""
+        try:
+            async with chunks:
+                async for chunk in chunks:
+                    for outcome in await self._run_chunk(chunk):
+                        await self._emit(outcome)
+        except anyio.BrokenResourceError:
+            self._cancel.cancel()  # the consumer of iter_batch went away
+        except Exception as exc:
+            self.error = self.error or exc
+            self._cancel.cancel()
+
+    async def _run_chunk(self, chunk: Chunk) -> list[Outcome]:
+        """Journal the chunk as in flight, send it, journal the answer."""
+        if self.options.dry_run:
+            self.progress.requests += 1
+            units = count_units(chunk.text)
+            return [outcome_of(item, OutcomeStatus.PLANNED, units=units) for item in chunk.items]
+        journal = self.journal
+        if journal is not None:
+            in_flight = [
+                JournalRow(item.index, item.fp, ItemState.IN_FLIGHT, item.normalized)
+                for item in chunk.items
+            ]
+            await journal.record(chunk.records + in_flight)
+        self.progress.requests += 1
+        self.progress.in_flight += 1
+        try:
+            outcomes = await self._send(chunk)
+        finally:
+            self.progress.in_flight -= 1
+        if journal is not None:
+            with anyio.CancelScope(shield=True):  # an answer in hand is always recorded
+                rows = map(row_of, outcomes, (item.fp for item in chunk.items))
+                await journal.record(list(rows))
+        return outcomes
+
+    async def _send(self, chunk: Chunk) -> list[Outcome]:
+        """One request for the chunk; every error becomes the items' outcomes."""
+        items, client = chunk.items, self.client
+        try:
+            if len(items) == 1:
+                result = await client.send_sms(
+                    items[0].normalized, chunk.text, sender_id=chunk.sender_id
+                )
+                return [
+                    outcome_of(
+                        items[0],
+                        OutcomeStatus.SENT,
+                        message_id=result.message_id,
+                        units=result.units_used,
+                    )
+                ]
+            bulk = await client.send_bulk_sms(
+                [item.normalized for item in items], chunk.text, sender_id=chunk.sender_id
+            )
+        except Exception as exc:
+            status = status_for(exc)
+            if not isinstance(exc, TexinError):
+                logger.exception("texin batch: unexpected error from a send")
+            return [outcome_of(item, status, error=short(exc)) for item in items]
+        return bulk_outcomes(items, bulk, count_units(chunk.text))
+
+    async def _emit(self, outcome: Outcome, *, resumed: bool = False) -> None:
+        self.progress.add(outcome, resumed=resumed)
+        if self.options.on_outcome is not None:
+            result = self.options.on_outcome(outcome)
+            if inspect.isawaitable(result):
+                await result
+        if self.sink is not None:
+            await self.sink.send(outcome)
+
+
+def _units_of(chunk: Chunk) -> int:
+    return count_units(chunk.text) * len(chunk.items)
+
+
+async def send_batch(client: TexinClient, items: BatchItems, options: BatchOptions) -> BatchReport:
+    """Run a batch to its end and return its report; see :meth:`TexinClient.send_batch`."""
+    engine = _Engine(client, items, options)
+    await engine.run()
+    if engine.error is not None:
+        raise engine.error
+    return engine.progress.report()
+
+
+async def iter_batch(
+    client: TexinClient, items: BatchItems, options: BatchOptions
+) -> AsyncGenerator[Outcome, None]:
+    """Yield outcomes as they settle; see :meth:`TexinClient.iter_batch`."""
+    send, receive = anyio.create_memory_object_stream[Outcome](options.chunk_size)
+    engine = _Engine(client, items, options, sink=send)
+
+    async def drive() -> None:
+        async with send:
+            await engine.run()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(drive)
+        async with receive:
+            async for outcome in receive:
+                yield outcome
+    if engine.error is not None:
+        raise engine.error

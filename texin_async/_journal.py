@@ -1,0 +1,269 @@
+"""The SQLite journal that makes a batch resumable: one row per item, written around each request.
+
+An item's row is committed as IN_FLIGHT before its request leaves and replaced by its final
+state once the answer is in, one transaction per request. After a crash, a row still
+IN_FLIGHT is an item that may have gone out: the next run reports it UNKNOWN rather than
+sending it twice. Each row carries a fingerprint of its item (index, recipient, text,
+sender id) so that a journal is never replayed against a different input.
+
+The journal is stdlib ``sqlite3`` in WAL mode with ``synchronous=FULL`` (a commit survives
+power loss, not only a crash of the process), and ``locking_mode=EXCLUSIVE``, so a second
+batch cannot open the same journal while one runs. Calls run in a worker thread, one at a
+time, to keep fsyncs off the event loop.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from ._batch_models import OutcomeStatus
+from ._exceptions import TexinError
+
+__all__ = [
+    "ItemState",
+    "Journal",
+    "JournalError",
+    "JournalMismatchError",
+    "JournalReader",
+    "JournalRow",
+    "fingerprint",
+]
+
+_T = TypeVar("_T")
+_SCHEMA_VERSION = "1"
+_PAGE = 2048
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    idx INTEGER PRIMARY KEY,
+    fp BLOB NOT NULL,
+    state INTEGER NOT NULL,
+    normalized TEXT,
+    message_id TEXT,
+    units INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+INSERT OR IGNORE INTO meta VALUES ('schema', '1');
+"""
+
+
+class JournalError(TexinError):
+    """The journal cannot be used: in use by another batch, not a journal, or unwritable."""
+
+
+class JournalMismatchError(JournalError):
+    """The input is not the one the journal recorded; ``index`` is the first item that differs."""
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class ItemState(enum.IntEnum):
+    """An item's state in the journal: in flight, or one of the final outcome statuses."""
+
+    IN_FLIGHT = 0
+    SENT = 1
+    INVALID = 2
+    FAILED = 3
+    UNKNOWN = 4
+
+    @property
+    def status(self) -> OutcomeStatus:
+        """The outcome status of a final state (IN_FLIGHT reads as UNKNOWN)."""
+        return _STATUS_OF[self]
+
+    @classmethod
+    def of(cls, status: OutcomeStatus) -> ItemState:
+        """The final state recording ``status``."""
+        return _STATE_OF[status]
+
+
+_STATUS_OF = {
+    ItemState.IN_FLIGHT: OutcomeStatus.UNKNOWN,
+    ItemState.SENT: OutcomeStatus.SENT,
+    ItemState.INVALID: OutcomeStatus.INVALID,
+    ItemState.FAILED: OutcomeStatus.FAILED,
+    ItemState.UNKNOWN: OutcomeStatus.UNKNOWN,
+}
+_STATE_OF = {status: state for state, status in _STATUS_OF.items() if state}
+
+
+class JournalRow(NamedTuple):
+    """One item's row, in column order."""
+
+    idx: int
+    fp: bytes
+    state: int
+    normalized: str | None = None
+    message_id: str | None = None
+    units: int = 0
+    error: str | None = None
+
+
+def fingerprint(index: int, recipient: object, text: object, sender_id: object) -> bytes:
+    """Eight bytes that change when the item at ``index`` does."""
+    data = repr((index, recipient, text, sender_id)).encode("utf-8", "backslashreplace")
+    return hashlib.blake2b(data, digest_size=8).digest()
+
+
+class Journal:
+    """One batch's journal file; open it with :meth:`open`, close it with :meth:`aclose`."""
+
+    __slots__ = ("_connection", "_limiter", "last_index", "path", "writable")
+
+    def __init__(self, connection: sqlite3.Connection, path: str, *, writable: bool) -> None:
+        self._connection = connection
+        self._limiter = anyio.CapacityLimiter(1)  # one thread at a time on one connection
+        self.path = path
+        self.writable = writable
+        #: The highest index recorded when the journal was opened; -1 when it was empty.
+        self.last_index = -1
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str], *, writable: bool = True) -> Journal | None:
+        """Open (or create) the journal at ``path``; None if read-only and it does not exist.
+
+        Raises:
+            JournalError: Another batch holds it, or the file is not a batch journal.
+        """
+        name = os.fspath(path)
+        connection = await anyio.to_thread.run_sync(_connect, name, writable)
+        if connection is None:
+            return None
+        journal = cls(connection, name, writable=writable)
+        journal.last_index = await journal._run(_last_index, connection)
+        return journal
+
+    async def rows(self, start: int, limit: int = _PAGE) -> list[JournalRow]:
+        """Up to ``limit`` rows from index ``start`` on, in index order."""
+        return await self._run(_select, self._connection, start, limit)
+
+    async def record(self, rows: Sequence[JournalRow]) -> None:
+        """Write ``rows`` (replacing any with the same index) in one durable transaction."""
+        if rows:
+            await self._run(_write, self._connection, rows)
+
+    async def aclose(self) -> None:
+        """Close the file, releasing the lock; finishes even if the caller is cancelled."""
+        with anyio.CancelScope(shield=True):
+            await self._run(self._connection.close)
+
+    async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
+        try:
+            return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {self.path}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"<Journal {self.path!r} last_index={self.last_index}>"
+
+
+class JournalReader:
+    """Walks the journal's rows in index order alongside the input, a page at a time."""
+
+    __slots__ = ("_end", "_journal", "_next", "_page", "_position")
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._end = journal.last_index  # rows written by this run lie behind the reader
+        self._page: list[JournalRow] = []
+        self._position = 0
+        self._next = 0
+
+    async def row(self, index: int) -> JournalRow | None:
+        """The row of item ``index``, if any; call with 0, 1, 2, ... in turn."""
+        if index > self._end:
+            return None
+        if self._position == len(self._page):
+            self._page = await self._journal.rows(index)
+            self._position = 0
+        row = self._page[self._position] if self._page else None
+        if row is None or row.idx != index:
+            return None
+        self._position += 1
+        return row
+
+    def check_end(self, count: int) -> None:
+        """Refuse an input of ``count`` items that stops short of rows in the journal.
+
+        Raises:
+            JournalMismatchError: The journal records an item at or beyond ``count``.
+        """
+        if self._end >= count:
+            raise JournalMismatchError(
+                f"journal {self._journal.path} records item {self._end} but the input has only "
+                f"{count} items: the input changed. Use a new journal for a new batch.",
+                index=count,
+            )
+
+
+def mismatch(path: str, index: int) -> JournalMismatchError:
+    """The error for an item whose fingerprint differs from its journal row."""
+    return JournalMismatchError(
+        f"journal {path} does not match the input at item {index} (its recipient, "
+        "text or sender_id changed since the journal was written). Resume with the same "
+        "input, or use a new journal for a new batch.",
+        index=index,
+    )
+
+
+def _connect(path: str, writable: bool) -> sqlite3.Connection | None:
+    """Open the file, take the exclusive lock (when writable) and check it is a journal."""
+    if not writable and not os.path.exists(path):
+        return None
+    if writable:
+        connection = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    else:
+        uri = "file:" + path.replace("?", "%3f").replace("#", "%23") + "?mode=rw"
+        connection = sqlite3.connect(
+            uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False
+        )
+    try:
+        if writable:
+            connection.execute("PRAGMA locking_mode=EXCLUSIVE")
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+        schema = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    except sqlite3.Error as exc:
+        connection.close()
+        locked = "locked" in str(exc)
+        reason = "is in use by another batch" if locked else f"cannot be used ({exc})"
+        raise JournalError(f"journal {path} {reason}") from exc
+    if schema is None or schema[0] != _SCHEMA_VERSION:
+        connection.close()
+        raise JournalError(f"journal {path} has schema {schema}, expected {_SCHEMA_VERSION}")
+    return connection
+
+
+def _last_index(connection: sqlite3.Connection) -> int:
+    (last,) = connection.execute("SELECT max(idx) FROM items").fetchone()
+    return -1 if last is None else int(last)
+
+
+def _select(connection: sqlite3.Connection, start: int, limit: int) -> list[JournalRow]:
+    cursor = connection.execute(
+        "SELECT idx, fp, state, normalized, message_id, units, error FROM items "
+        "WHERE idx >= ? ORDER BY idx LIMIT ?",
+        (start, limit),
+    )
+    return [JournalRow._make(row) for row in cursor]
+
+
+def _write(connection: sqlite3.Connection, rows: Sequence[JournalRow]) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
