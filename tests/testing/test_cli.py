@@ -1,0 +1,97 @@
+"""``python -m texin_async.testing``: the URL first, served until SIGINT, then exit 0."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from texin_async.testing import DEFAULT_API_KEY, Fault
+from texin_async.testing._cli import build_parser, emulator_from_args, main, parse_account
+
+
+@pytest.fixture
+def cli() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The emulator's command line, started with two accounts; its base URL."""
+    command = [sys.executable, "-m", "texin_async.testing", "--port", "0"]
+    command += ["--account", "key-a:7", "--account", "key-b:3:sim", "--rate-limit", "50/60"]
+    command += ["--failing-number", "0799999999"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    try:
+        yield process, process.stdout.readline().strip()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def test_the_cli_prints_its_url_first_and_serves_the_api(
+    cli: tuple[subprocess.Popen[str], str],
+) -> None:
+    """The first stdout line is the base URL, and the accounts given answer there."""
+    _, url = cli
+    assert url.startswith("http://127.0.0.1:")
+    assert url.endswith("/api/")
+    response = httpx.post(url + "get_balance", json={"api_key": "key-a"})
+    assert response.json()["sms_balance"] == 7
+
+
+def test_the_cli_exits_0_on_sigint(cli: tuple[subprocess.Popen[str], str]) -> None:
+    """SIGINT stops the server cleanly: exit status 0, no traceback, no key on stderr."""
+    process, url = cli
+    httpx.post(url + "get_balance", json={"api_key": "key-a"})
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "Traceback" not in stderr
+    assert "key-a" not in stderr
+
+
+def test_the_cli_refuses_a_bad_option_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed --faults spec is a usage error (exit 2) that explains the form."""
+    with pytest.raises(SystemExit) as exc_info:
+        main(["--faults", "drop=often"])
+    assert exc_info.value.code == 2
+    assert "drop_after=0.05" in capsys.readouterr().err
+
+
+def test_the_cli_serves_its_failing_numbers(cli: tuple[subprocess.Popen[str], str]) -> None:
+    """--failing-number makes the gateway fail to that number; simulation accounts work."""
+    _, url = cli
+    body = {"api_key": "key-b", "message": "Hi"}
+    assert httpx.post(url + "send_sms", json={**body, "recipient": "0799999999"}).status_code == 500
+    sent = httpx.post(url + "send_sms", json={**body, "recipient": "0712345678"}).json()
+    assert sent["simulation_mode"] is True
+
+
+def test_options_build_the_described_emulator() -> None:
+    """--faults and --rate-limit none reach the emulator."""
+    args = build_parser().parse_args(["--faults", "drop_after=0.25", "--rate-limit", "none"])
+    emulator = emulator_from_args(args)
+    assert emulator.faults.rates == {Fault.DROP_AFTER: 0.25}
+    assert "rate_limit=None" in repr(emulator)
+    assert emulator.account(DEFAULT_API_KEY).balance == 10_000
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [("k", ("k", 10_000, False)), ("k:5", ("k", 5, False)), ("k:5:sim", ("k", 5, True))],
+)
+def test_parse_account_reads_key_balance_and_mode(
+    spec: str, expected: tuple[str, int, bool]
+) -> None:
+    """KEY[:BALANCE[:sim]] gives the key, the credits and simulation mode."""
+    account = parse_account(spec)
+    assert (account.api_key, account.balance, account.simulation) == expected
+
+
+@pytest.mark.parametrize("spec", ["", ":5", "k:many", "k:5:live"])
+def test_parse_account_refuses_a_malformed_spec(spec: str) -> None:
+    """A missing key, a non-integer balance or an unknown mode is a ValueError."""
+    with pytest.raises(ValueError, match="--account"):
+        parse_account(spec)
