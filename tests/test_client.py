@@ -299,9 +299,13 @@ class DepartureLog:
 async def test_limiter_never_trips_a_strict_window_and_uses_99_percent(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
 ) -> None:
-    """60 queued requests at 20 per 2 s: zero 429s, never over 20 in a window, >= 99% used."""
-    limit = RateLimit(max_rate=20, time_period=2.0)
-    texin_emulator.set_rate_limit("20/2")
+    """60 queued requests at 20 per 4 s: zero 429s, never over 20 in a window, >= 99% used.
+
+    4 s rather than 2 s keeps a loaded machine's loopback latency near its real share of
+    the provider's window (a 300 ms round trip is 0.5% of 60 s).
+    """
+    limit = RateLimit(max_rate=20, time_period=4.0)
+    texin_emulator.set_rate_limit("20/4")
     log = DepartureLog(LocalRateLimiter(limit))
     async with TexinClient(texin_api_key, base_url=texin_emulator_url, limiter=log) as c:
         await queue_requests([c], 60)
