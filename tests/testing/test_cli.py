@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -67,6 +68,14 @@ def test_the_cli_serves_its_failing_numbers(cli: tuple[subprocess.Popen[str], st
     assert httpx.post(url + "send_sms", json={**body, "recipient": "0799999999"}).status_code == 500
     sent = httpx.post(url + "send_sms", json={**body, "recipient": "0712345678"}).json()
     assert sent["simulation_mode"] is True
+
+
+def test_the_cli_reports_a_bad_certificate_with_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A certificate that cannot be loaded is one error line and exit status 1."""
+    assert main(["--tls-cert", str(tmp_path / "missing.pem")]) == 1
+    assert "error:" in capsys.readouterr().err
 
 
 def test_options_build_the_described_emulator() -> None:

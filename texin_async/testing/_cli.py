@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         emulator = emulator_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
-    asyncio.run(_serve_until_signalled(emulator, args))
+    try:
+        asyncio.run(_serve_until_signalled(emulator, args))
+    except OSError as exc:  # A port in use, an unreadable certificate (ssl.SSLError too).
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -8,13 +8,13 @@ and owns HTTP and faults. Every refusal is an :class:`ApiError` that becomes the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from ._records import Account
+from ._records import Account, MessageRecord
 from ._rules import (
     NUMBER_FORMATS,
     format_cost,
@@ -130,28 +130,40 @@ def _send_sms(state: EmulatorState, account: Account, payload: JSONObject) -> An
     if recipient in state.failing_numbers:
         raise ApiError(500, "Failed to send SMS", _gateway_failure(recipient))
     record = state.send(account, recipient, text, sender, units)
+    return Answer(200, _sent_body(record, account), message_ids=(record.message_id,))
+
+
+def _sent_body(record: MessageRecord, account: Account) -> JSONObject:
     details = {
-        "To": recipient,
+        "To": record.recipient,
         "Message ID": record.message_id,
-        "Units used": units,
-        "Cost": f"KES {format_cost(units)}",
+        "Units used": record.units,
+        "Cost": f"KES {format_cost(record.units)}",
         "New balance": f"{account.balance} credits",
-        "Length": f"{len(text)} characters",
+        "Length": f"{len(record.text)} characters",
     }
-    body = {
+    return {
         "success": True,
         "message": "SMS sent successfully!",
         "message_id": record.message_id,
-        "recipient": recipient,
-        "sender_id": sender,
-        "units_used": units,
-        "message_length": len(text),
-        "cost": money(units),
+        "recipient": record.recipient,
+        "sender_id": record.sender_id,
+        "units_used": record.units,
+        "message_length": len(record.text),
+        "cost": money(record.units),
         "new_balance": account.balance,
         "simulation_mode": account.simulation,
         "details": details,
     }
-    return Answer(200, body, message_ids=(record.message_id,))
+
+
+@dataclass(slots=True)
+class _BulkSent:
+    """What one bulk send did, number by number."""
+
+    created: list[str] = field(default_factory=list)
+    message_ids: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 def _send_bulk_sms(state: EmulatorState, account: Account, payload: JSONObject) -> Answer:
@@ -164,37 +176,42 @@ def _send_bulk_sms(state: EmulatorState, account: Account, payload: JSONObject) 
     units = units_for(text)
     _check_balance(account, units * len(numbers))  # All or nothing, before any is sent.
     sender = _sender_id(account, payload)
-    created: list[str] = []
-    message_ids: dict[str, str] = {}
-    failed: dict[str, str] = {}
+    sent = _BulkSent()
     for number in numbers:
         if number in state.failing_numbers:
-            failed[number] = _gateway_failure(number)
+            sent.failed[number] = _gateway_failure(number)
             continue
-        created.append(state.send(account, number, text, sender, units).message_id)
+        sent.created.append(state.send(account, number, text, sender, units).message_id)
         # The real hazard: a number given twice is sent and charged twice, but message_ids,
         # keyed by number, keeps only the last id. The SDK deduplicates to avoid it.
-        message_ids[number] = created[-1]
-    failures = len(numbers) - len(created)
-    body = {
+        sent.message_ids[number] = sent.created[-1]
+    body = _bulk_body(sent, account, sender, units, given=len(given), invalid=invalid)
+    return Answer(200, body, message_ids=tuple(sent.created))
+
+
+def _bulk_body(
+    sent: _BulkSent, account: Account, sender: str, units: int, *, given: int, invalid: list[str]
+) -> JSONObject:
+    successful = len(sent.created)
+    failed = given - len(invalid) - successful
+    return {
         "success": True,
-        "message": f"Bulk SMS sent: {len(created)} successful, {failures} failed",
+        "message": f"Bulk SMS sent: {successful} successful, {failed} failed",
         "statistics": {
-            "total_attempted": len(given),
-            "successful": len(created),
-            "failed": failures,
+            "total_attempted": given,
+            "successful": successful,
+            "failed": failed,
             "invalid_numbers": len(invalid),
         },
         "sender_id": sender,
-        "units_used": units * len(created),
-        "total_cost": money(units * len(created)),
+        "units_used": units * successful,
+        "total_cost": money(units * successful),
         "new_balance": account.balance,
-        "message_ids": message_ids,
+        "message_ids": sent.message_ids,
         "invalid_numbers": invalid,
-        "failed_recipients": failed,
+        "failed_recipients": sent.failed,
         "simulation_mode": account.simulation,
     }
-    return Answer(200, body, message_ids=tuple(created))
 
 
 def _check_status(state: EmulatorState, account: Account, payload: JSONObject) -> Answer:
@@ -202,16 +219,6 @@ def _check_status(state: EmulatorState, account: Account, payload: JSONObject) -
     if record is None or record.api_key != account.api_key:
         raise ApiError(404, "Message not found", "No message with this ID on this account")
     stamp = format_time(record.created_at)
-    gateway = {
-        "status": "success",
-        "mobile": record.recipient,
-        "invalidMobile": "",
-        "transactionId": record.transaction_id,
-        "statusCode": "200",
-        "reason": "success",
-        "msgId": "",
-        "requestTime": stamp,
-    }
     body = {
         "success": True,
         "message_id": record.message_id,
@@ -224,10 +231,24 @@ def _check_status(state: EmulatorState, account: Account, payload: JSONObject) -
         "sent_at": stamp,
         "delivered_at": None,
         "error_message": None,
-        "gateway_response": gateway,
+        "gateway_response": _gateway_response(record, stamp),
         "message_preview": record.text[:50],
     }
     return Answer(200, body)
+
+
+def _gateway_response(record: MessageRecord, stamp: str) -> JSONObject:
+    """The SMS gateway's own answer, in its camelCase."""
+    return {
+        "status": "success",
+        "mobile": record.recipient,
+        "invalidMobile": "",
+        "transactionId": record.transaction_id,
+        "statusCode": "200",
+        "reason": "success",
+        "msgId": "",
+        "requestTime": stamp,
+    }
 
 
 def _get_balance(state: EmulatorState, account: Account, payload: JSONObject) -> Answer:
