@@ -6,10 +6,14 @@ anything the command prints.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import pty
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,3 +249,277 @@ def test_key_option_is_never_echoed(texin_emulator_url: str) -> None:
     assert texin("--help", env={**env, "TEXIN_API_KEY": KEY}).code == 0
     run = texin("--api-key", KEY, "balance", env=env)
     assert run.code == 1  # The canary key is not an account here: refused, not echoed.
+
+
+# -- batch -----------------------------------------------------------------------------------
+
+
+def write_csv(path: Path, rows: Sequence[Sequence[str]], header: str = "phone,name") -> Path:
+    """A CSV file with ``header`` and ``rows``."""
+    lines = [header, *(",".join(row) for row in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def people(count: int) -> list[tuple[str, str]]:
+    """``count`` distinct valid numbers, each with a name."""
+    return [(f"07{10_000_000 + i:08d}", f"Name{i}") for i in range(count)]
+
+
+def read_report(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_batch_sends_and_reports_each_row(
+    env: dict[str, str], emulator: TexinEmulator, tmp_path: Path
+) -> None:
+    """A batch sends every row once and reports one row per input row, in input order."""
+    source = write_csv(tmp_path / "in.csv", people(12))
+    report = tmp_path / "out.csv"
+    run = texin("batch", str(source), "--text", "Hello", "--report", str(report), env=env)
+    assert run.code == 0, run.err
+    assert len(emulator.processed(KEY)) == 12
+    assert max(emulator.processed(KEY).values()) == 1
+    rows = read_report(report)
+    assert [row["row"] for row in rows] == [str(n) for n in range(1, 13)]
+    assert [row["name"] for row in rows] == [f"Name{i}" for i in range(12)]
+    assert {row["status"] for row in rows} == {"sent"}
+    assert all(row["message_id"] in emulator.messages for row in rows)
+    assert "Sent" in run.out
+
+
+def test_batch_invalid_rows_exit_6(
+    env: dict[str, str], emulator: TexinEmulator, tmp_path: Path
+) -> None:
+    """Rows with bad numbers are reported invalid, the rest sent, and the exit code is 6."""
+    source = write_csv(tmp_path / "in.csv", [*people(3), ("0800 123", "Bad")])
+    report = tmp_path / "out.csv"
+    run = texin("batch", str(source), "--text", "Hi", "--report", str(report), env=env)
+    assert run.code == 6
+    statuses = [row["status"] for row in read_report(report)]
+    assert statuses == ["sent", "sent", "sent", "invalid"]
+
+
+def test_batch_template_personalises(
+    env: dict[str, str], emulator: TexinEmulator, tmp_path: Path
+) -> None:
+    """--template fills each row's columns into its own message."""
+    source = write_csv(tmp_path / "in.csv", people(3))
+    run = texin("batch", str(source), "--template", "Hi {name}!", env=env)
+    assert run.code == 0
+    texts = sorted(message.text for message in emulator.messages.values())
+    assert texts == ["Hi Name0!", "Hi Name1!", "Hi Name2!"]
+
+
+def test_batch_json(env: dict[str, str], emulator: TexinEmulator, tmp_path: Path) -> None:
+    """--json prints the batch report as one JSON document."""
+    source = write_csv(tmp_path / "in.csv", people(5))
+    run = texin("batch", str(source), "--text", "Hi", "--json", env=env)
+    report = run.json()
+    assert report["sent"] == 5  # type: ignore[index]
+    assert report["requests"] == 1  # type: ignore[index]
+    assert report["cost"] == "1.50"  # type: ignore[index]
+
+
+def test_batch_resume_sends_nothing_new(
+    env: dict[str, str], emulator: TexinEmulator, tmp_path: Path
+) -> None:
+    """Re-running with the same journal reports every row from it and sends nothing."""
+    source = write_csv(tmp_path / "in.csv", people(8))
+    journal, report = tmp_path / "journal.sqlite", tmp_path / "out.csv"
+    args = ("batch", str(source), "--text", "Hi", "--journal", str(journal))
+    assert texin(*args, env=env).code == 0
+    before = emulator.processed(KEY)
+    again = texin(*args, "--report", str(report), "--json", env=env)
+    assert again.code == 0
+    assert emulator.processed(KEY) == before
+    assert again.json()["resumed"] == 8  # type: ignore[index]
+    assert [row["status"] for row in read_report(report)] == ["sent"] * 8
+
+
+def test_batch_dry_run_sends_nothing(
+    env: dict[str, str], emulator: TexinEmulator, tmp_path: Path
+) -> None:
+    """--dry-run plans every row, makes no request and exits 0."""
+    source = write_csv(tmp_path / "in.csv", people(4))
+    run = texin("batch", str(source), "--template", "Hi {name}", "--dry-run", "--json", env=env)
+    assert run.code == 0
+    assert run.json()["planned"] == 4  # type: ignore[index]
+    assert emulator.requests() == {}
+
+
+def test_batch_bad_key_sends_nothing(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, tmp_path: Path
+) -> None:
+    """A refused key stops the batch at its first request, before any row is sent."""
+    source = write_csv(tmp_path / "in.csv", people(3))
+    run = texin("batch", str(source), "--text", "Hi", env=environment(texin_emulator_url))
+    assert run.code == 1
+    assert "401" in one_line(run)
+    assert posts(texin_emulator) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "options", "expected"),
+    [
+        (b"number,name\n0712345678,A\n", ("--text", "Hi"), "no column 'phone'"),
+        (b"phone,name\n0712345678,Jos\xe9\n", ("--text", "Hi"), "not UTF-8"),
+        (b"", ("--text", "Hi"), "is empty"),
+        (b"phone,name\n", ("--text", "Hi"), "no rows"),
+        (b"phone,name\n0712345678,A\n", ("--template", "Hi {nme}"), "'nme'"),
+        (b"phone,name\n0712345678,A\n", ("--template", "Hi {name"), "bad --template"),
+        (b"phone,name\n0712345678,A\n", (), "--text TEXT or --template"),
+    ],
+    ids=[
+        "missing-column",
+        "latin-1",
+        "empty",
+        "header-only",
+        "template-column",
+        "braces",
+        "no-text",
+    ],
+)
+def test_batch_bad_input_sends_nothing(
+    env: dict[str, str],
+    emulator: TexinEmulator,
+    tmp_path: Path,
+    content: bytes,
+    options: tuple[str, ...],
+    expected: str,
+) -> None:
+    """A bad CSV or template is one clear line, exit 2, and no request at all."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(content)
+    run = texin("batch", str(source), *options, env=env)
+    assert run.code == 2
+    assert expected in one_line(run)
+    assert emulator.requests() == {}
+
+
+def slow_batch(tmp_path: Path, rows: int) -> tuple[str, ...]:
+    """Arguments of a batch of one request per row, paced by a client limit of 10/s."""
+    source = write_csv(tmp_path / "in.csv", people(rows))
+    journal = tmp_path / "journal.sqlite"
+    return (
+        "--rate-limit",
+        "10/1",
+        "batch",
+        str(source),
+        "--template",
+        "Hi {name}",
+        "--chunk-size",
+        "1",
+        "--journal",
+        str(journal),
+        "--report",
+        str(tmp_path / "out.csv"),
+    )
+
+
+def test_batch_progress_on_a_terminal(
+    env: dict[str, str], emulator: TexinEmulator, tmp_path: Path
+) -> None:
+    """On a terminal the progress display shows rows done, the counts and the ETA."""
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [*TEXIN, *slow_batch(tmp_path, 15)],
+        env={**env, "TERM": "xterm", "COLUMNS": "100"},
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    ) as process:
+        os.close(follower)
+        screen = read_terminal(leader)
+        assert process.wait(timeout=30) == 0
+    assert "15/15 rows" in screen
+    assert "sent 15 · invalid 0 · failed 0 · unknown 0" in screen
+    assert "ETA" in screen
+    assert KEY not in screen
+
+
+def read_terminal(leader: int) -> str:
+    """Everything written to a pseudo-terminal until its last writer closes it."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal.
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_batch_ctrl_c_exits_130_and_resumes(
+    env: dict[str, str], emulator: TexinEmulator, tmp_path: Path
+) -> None:
+    """Ctrl-C stops a batch with exit 130 and says how to resume; resuming sends the rest once."""
+    args = slow_batch(tmp_path, 40)
+    # A shell runs background jobs with SIGINT ignored; give the child Python's default.
+    unignore = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    launcher = [sys.executable, "-c", unignore + "os.execv(sys.argv[1], sys.argv[1:])"]
+    with subprocess.Popen(
+        [*launcher, *TEXIN, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        deadline = time.monotonic() + 20
+        while sum(emulator.processed(KEY).values()) < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 130
+    assert KEY.encode() not in out + err
+    assert b"re-run the same command" in err
+    interrupted_at = sum(emulator.processed(KEY).values())
+    assert interrupted_at < 40
+    resumed = texin("--rate-limit", "100/1", *args[2:], env=env)
+    assert resumed.code in (0, 6)  # 6: rows in flight at Ctrl-C are reported unknown.
+    assert max(emulator.processed(KEY).values()) == 1
+    assert len(read_report(tmp_path / "out.csv")) == 40
+
+
+# -- demo and packaging ----------------------------------------------------------------------
+
+
+def test_demo_runs_on_its_own_emulator(texin_emulator_url: str) -> None:
+    """`texin demo` needs no key, runs a batch on an in-process emulator and reports it."""
+    run = texin("demo", "--size", "200", env=environment(texin_emulator_url, api_key=None))
+    assert run.code == 0, run.err
+    assert "never contacts the real service" in " ".join(run.err.split())
+    for label in ("Sent", "Invalid", "Failed", "Requests", "Units", "Cost", "Elapsed"):
+        assert label in run.out
+
+
+def test_demo_json(texin_emulator_url: str) -> None:
+    """`texin demo --json` gives the report with invalid and gateway-failed rows."""
+    run = texin("demo", "--size", "300", "--json", env=environment(texin_emulator_url))
+    report = run.json()
+    assert report["total"] == 300  # type: ignore[index]
+    assert report["invalid"] > 0  # type: ignore[index]
+    assert report["failed"] > 0  # type: ignore[index]
+    assert report["sent"] + report["invalid"] + report["failed"] == 300  # type: ignore[index]
+
+
+def test_without_the_cli_extra_says_what_to_install() -> None:
+    """Without typer, `texin` prints one line naming the extra to install."""
+    code = "import sys; sys.modules['typer'] = None; from texin_async._cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "info"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 5
+    assert done.stderr.strip() == (
+        "texin: the command line needs its extra: pip install 'texin-async[cli]'"
+    )
+
+
+def test_the_sdk_imports_without_the_cli_extra() -> None:
+    """`import texin_async` works with typer and rich unavailable, and loads no CLI module."""
+    code = (
+        "import sys; sys.modules['typer'] = sys.modules['rich'] = None; import texin_async; "
+        "import re; print([n for n in sys.modules if re.fullmatch(r'texin_async\\._cli(_.+)?', n)])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -15,7 +15,9 @@ import typer
 from rich.table import Table
 
 from ._cli import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE
+from ._cli_batch import batch
 from ._cli_common import JsonOption, Settings, print_json, run_async, settings_of, stdout
+from ._cli_demo import demo
 from ._config import DEFAULT_RATE_LIMIT, RateLimit
 from ._models import Balance, MessageStatus, SMSResult
 
@@ -234,6 +236,10 @@ def emulator(ctx: typer.Context) -> None:
     from .testing._cli import main as serve_emulator
 
     raise typer.Exit(serve_emulator(list(ctx.args)))
+
+
+app.command()(batch)
+app.command()(demo)
 
 
 def run(argv: list[str]) -> int:
