@@ -349,6 +349,10 @@ async def iter_batch(
         tg.start_soon(drive)
         async with receive:
             async for outcome in receive:
-                yield outcome
+                try:
+                    yield outcome
+                except GeneratorExit:  # closed early: stop the batch, as aclose() expects
+                    tg.cancel_scope.cancel()
+                    return
     if engine.error is not None:
         raise engine.error
