@@ -1,0 +1,238 @@
+"""The batch journal: resuming from it, items in flight at a crash, mismatches and locking."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from batch_job import FAST, check_outcomes
+
+from texin_async import (
+    JournalError,
+    JournalMismatchError,
+    Message,
+    Outcome,
+    OutcomeStatus,
+    RateLimit,
+    TexinClient,
+)
+from texin_async._journal import ItemState, Journal, JournalRow, fingerprint
+from texin_async.testing import TexinEmulator
+
+pytestmark = pytest.mark.anyio
+
+LIMIT = RateLimit(max_rate=300, time_period=1.0)
+
+
+def items(count: int, text: str = "Hello") -> list[Message]:
+    return [Message(f"07{i:08d}", text) for i in range(count)]
+
+
+def contents(path: Path) -> bytes | None:
+    """The file's bytes, None if there is no file."""
+    return path.read_bytes() if path.exists() else None
+
+
+def states(path: Path) -> Counter[int]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return Counter(state for (state,) in db.execute("SELECT state FROM items"))
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Path:
+    return tmp_path / "job.sqlite"
+
+
+@pytest.fixture
+async def client(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
+) -> AsyncIterator[TexinClient]:
+    texin_emulator.set_rate_limit("400/1")
+    async with TexinClient(
+        texin_api_key, base_url=texin_emulator_url, rate_limit=LIMIT, retry=FAST
+    ) as client:
+        yield client
+
+
+async def collect(client: TexinClient, batch: object, **options: object) -> list[Outcome]:
+    outcomes = [o async for o in client.iter_batch(batch, **options)]  # type: ignore[arg-type]
+    return sorted(outcomes, key=lambda o: o.index)
+
+
+async def crash_with_in_flight(path: Path, batch: list[Message], indexes: range) -> None:
+    """Leave the journal as a run killed mid-request would: those items IN_FLIGHT."""
+    opened = await Journal.open(path)
+    assert opened is not None
+    rows = []
+    for i in indexes:
+        fp = fingerprint(i, batch[i].recipient, batch[i].text, batch[i].sender_id)
+        rows.append(JournalRow(i, fp, ItemState.IN_FLIGHT))
+    await opened.record(rows)
+    await opened.aclose()
+
+
+async def test_a_rerun_reports_finished_items_without_sending(
+    client: TexinClient, texin_emulator: TexinEmulator, journal: Path
+) -> None:
+    """Run twice with one journal: the second run sends nothing and reports the same outcomes."""
+    batch = [*items(30), Message("bad", "x")]
+    first = await collect(client, batch, chunk_size=10, journal=journal)
+    requests = sum(texin_emulator.requests().values())
+    report = await client.send_batch(batch, chunk_size=10, journal=journal)
+    assert sum(texin_emulator.requests().values()) == requests
+    assert report.resumed == report.total == 31
+    assert report.requests == 0
+    again = await collect(client, batch, journal=journal)
+    assert [(o.status, o.message_id, o.units) for o in again] == [
+        (o.status, o.message_id, o.units) for o in first
+    ]
+    assert states(journal) == {ItemState.SENT: 30, ItemState.INVALID: 1}
+
+
+async def test_items_in_flight_at_a_crash_are_unknown_and_not_resent(
+    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str, journal: Path
+) -> None:
+    """An IN_FLIGHT row may have gone out: reported UNKNOWN, recorded so, never sent again."""
+    batch = items(20)
+    await crash_with_in_flight(journal, batch, range(5))
+    outcomes = await collect(client, batch, journal=journal)
+    assert [o.status for o in outcomes[:5]] == [OutcomeStatus.UNKNOWN] * 5
+    assert all("in flight" in (o.error or "") for o in outcomes[:5])
+    assert {o.status for o in outcomes[5:]} == {OutcomeStatus.SENT}
+    assert not any(texin_emulator.processed(texin_api_key)[f"2547{i:08d}"] for i in range(5))
+    assert states(journal) == {ItemState.UNKNOWN: 5, ItemState.SENT: 15}
+
+
+async def test_resend_unknown_sends_unknown_items_again(
+    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str, journal: Path
+) -> None:
+    """With resend_unknown=True, UNKNOWN and IN_FLIGHT items go out again (at-least-once)."""
+    batch = items(10)
+    await crash_with_in_flight(journal, batch, range(3))
+    await client.send_batch(batch, journal=journal)  # records them UNKNOWN
+    report = await client.send_batch(batch, journal=journal, resend_unknown=True)
+    assert report.sent == 10
+    assert report.resumed == 7
+    check_outcomes(await collect(client, batch, journal=journal), texin_emulator, texin_api_key)
+
+
+async def test_retry_failed_sends_failed_items_again(
+    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str, journal: Path
+) -> None:
+    """FAILED items stay failed on a rerun, unless retry_failed=True (after a top-up, say)."""
+    texin_emulator.account(texin_api_key).balance = 0
+    batch = items(5)
+    assert (await client.send_batch(batch, journal=journal)).failed == 5
+    texin_emulator.account(texin_api_key).balance = 100
+    assert (await client.send_batch(batch, journal=journal)).failed == 5
+    assert (await client.send_batch(batch, journal=journal, retry_failed=True)).sent == 5
+
+
+async def test_a_changed_item_is_refused_before_anything_is_sent(
+    client: TexinClient, texin_emulator: TexinEmulator, journal: Path
+) -> None:
+    """A list that differs from the journal at item 4 raises, naming item 4, sending nothing."""
+    batch = items(10)
+    await crash_with_in_flight(journal, batch, range(10))
+    changed = [*batch[:4], Message(batch[4].recipient, "Other text"), *batch[5:]]
+    with pytest.raises(JournalMismatchError, match="item 4") as caught:
+        await client.send_batch(changed, journal=journal)
+    assert caught.value.index == 4
+    assert texin_emulator.requests() == Counter()
+
+
+async def test_a_changed_generator_is_refused_too(client: TexinClient, journal: Path) -> None:
+    """A one-shot input is checked as it is read: the error names the first differing item."""
+    await client.send_batch(items(10), journal=journal)
+    with pytest.raises(JournalMismatchError, match="item 0"):
+        await client.send_batch(iter(items(10, text="Changed")), journal=journal)
+
+
+async def test_a_shorter_input_is_refused(client: TexinClient, journal: Path) -> None:
+    """An input that stops short of the journal's items has changed."""
+    await client.send_batch(items(10), journal=journal)
+    with pytest.raises(JournalMismatchError, match="only 6 items"):
+        await client.send_batch(items(6), journal=journal)
+
+
+async def test_an_input_that_grew_resumes_and_sends_the_rest(
+    client: TexinClient, journal: Path
+) -> None:
+    """Items past the journal's end are new (the input was not fully read before a crash)."""
+    await client.send_batch(items(10), journal=journal)
+    report = await client.send_batch(items(15), journal=journal)
+    assert report.resumed == 10
+    assert report.sent == 15
+    assert report.requests == 1
+
+
+async def test_a_journal_in_use_is_refused(client: TexinClient, journal: Path) -> None:
+    """Two batches on one journal would double-send: the second is refused."""
+    held = await Journal.open(journal)
+    assert held is not None
+    try:
+        with pytest.raises(JournalError, match="in use by another batch"):
+            await client.send_batch(items(3), journal=journal)
+    finally:
+        await held.aclose()
+
+
+@pytest.fixture
+def tmp_csv(tmp_path: Path) -> Path:
+    csv = tmp_path / "rows.csv"
+    csv.write_bytes(b"name,phone\n" * 100)
+    return csv
+
+
+async def test_a_file_that_is_not_a_journal_is_refused(client: TexinClient, tmp_csv: Path) -> None:
+    """Pointing journal= at some other file fails clearly, and leaves it alone."""
+    with pytest.raises(JournalError, match="cannot be used"):
+        await client.send_batch(items(3), journal=tmp_csv)
+    assert contents(tmp_csv) == b"name,phone\n" * 100
+
+
+async def test_writes_are_one_transaction_per_request_side(
+    client: TexinClient, journal: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request costs two transactions (before, after), local outcomes ride along."""
+    transactions = 0
+    record = Journal.record
+
+    async def counting(self: Journal, rows: list[JournalRow]) -> None:
+        nonlocal transactions
+        transactions += 1
+        await record(self, rows)
+
+    monkeypatch.setattr(Journal, "record", counting)
+    batch = [*items(250), Message("bad", "x"), Message("", "x")]
+    report = await client.send_batch(batch, chunk_size=100, journal=journal)
+    assert report.requests == 3
+    assert transactions == 6
+    assert states(journal) == {ItemState.SENT: 250, ItemState.INVALID: 2}
+
+
+async def test_a_dry_run_reads_the_journal_and_writes_nothing(
+    client: TexinClient, texin_emulator: TexinEmulator, journal: Path
+) -> None:
+    """A dry run over a journal plans only what a resume would send, and leaves it as it was."""
+    batch = items(20)
+    await crash_with_in_flight(journal, batch, range(5))
+    before = contents(journal)
+    report = await client.send_batch(batch, journal=journal, dry_run=True)
+    assert report.planned == 15
+    assert report.unknown == 5
+    assert contents(journal) == before
+    assert texin_emulator.requests() == Counter()
+
+
+async def test_a_dry_run_without_a_journal_file_creates_none(
+    client: TexinClient, journal: Path
+) -> None:
+    """journal= naming no file yet: a dry run plans everything and creates nothing."""
+    report = await client.send_batch(items(3), journal=journal, dry_run=True)
+    assert report.planned == 3
+    assert contents(journal) is None
