@@ -481,6 +481,18 @@ def test_batch_ctrl_c_exits_130_and_resumes(
     assert len(read_report(tmp_path / "out.csv")) == 40
 
 
+def test_batch_report_never_overwrites_the_input(
+    env: dict[str, str], emulator: TexinEmulator, tmp_path: Path
+) -> None:
+    """--report naming the input file is refused before anything is sent."""
+    source = write_csv(tmp_path / "in.csv", people(2))
+    run = texin("batch", str(source), "--text", "Hi", "--report", str(source), env=env)
+    assert run.code == 2
+    assert "is the input file" in one_line(run)
+    assert emulator.requests() == {}
+    assert source.read_text().startswith("phone,name")
+
+
 # -- demo and packaging ----------------------------------------------------------------------
 
 
@@ -501,6 +513,24 @@ def test_demo_json(texin_emulator_url: str) -> None:
     assert report["invalid"] > 0  # type: ignore[index]
     assert report["failed"] > 0  # type: ignore[index]
     assert report["sent"] + report["invalid"] + report["failed"] == 300  # type: ignore[index]
+
+
+def test_emulator_command_serves_until_stopped() -> None:
+    """`texin emulator` prints its base URL first, answers there, and stops on SIGTERM."""
+    with subprocess.Popen(
+        [*TEXIN, "emulator", "--port", "0", "--account", "demo:50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        env = environment(url, api_key="demo")
+        balance = texin("--json", "balance", env=env).json()
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+    assert url.startswith("http://127.0.0.1:")
+    assert balance["sms_balance"] == "50"  # type: ignore[index]
 
 
 def test_without_the_cli_extra_says_what_to_install() -> None:

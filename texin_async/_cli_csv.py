@@ -216,6 +216,8 @@ class ReportWriter:
     """
 
     def __init__(self, path: Path, rows: CsvRows) -> None:
+        if path.exists() and path.samefile(rows.path):
+            raise BadInput(f"--report {path} is the input file: name another file")
         try:
             self._file = path.open("w", encoding="utf-8", newline="")
         except OSError as exc:
