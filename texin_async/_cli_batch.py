@@ -9,8 +9,10 @@ received, and re-running the same command resumes where it stopped.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import msgspec
@@ -95,22 +97,37 @@ def batch(
         )
     except BadInput as exc:
         fail(settings, exc)
-    options: dict[str, Any] = {
-        "chunk_size": chunk_size,
-        "max_in_flight": max_in_flight,
-        "journal": journal,
-        "dry_run": dry_run,
-        "resend_unknown": resend_unknown,
-        "retry_failed": retry_failed,
-    }
+    options = _Options(
+        chunk_size=chunk_size,
+        max_in_flight=max_in_flight,
+        journal=journal,
+        report=report,
+        dry_run=dry_run,
+        resend_unknown=resend_unknown,
+        retry_failed=retry_failed,
+    )
     with rows:
-        code = _run(settings, rows, report, options)
+        code = _run(settings, rows, options)
     raise typer.Exit(code)
 
 
-def _run(settings: Settings, rows: CsvRows, report: Path | None, options: dict[str, Any]) -> int:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Options:
+    """The batch options as given on the command line."""
+
+    chunk_size: int
+    max_in_flight: int
+    journal: Path | None
+    report: Path | None
+    dry_run: bool
+    resend_unknown: bool
+    retry_failed: bool
+
+
+def _run(settings: Settings, rows: CsvRows, options: _Options) -> int:
     """Run the batch and report it; the exit code."""
     progress = BatchProgress()
+    report = options.report
     try:
         writer = ReportWriter(report, rows) if report is not None else None
     except BadInput as exc:
@@ -135,25 +152,25 @@ def _run(settings: Settings, rows: CsvRows, report: Path | None, options: dict[s
             {
                 **msgspec.to_builtins(result),
                 "report_file": None if report is None else str(report),
-                "journal": None if options["journal"] is None else str(options["journal"]),
+                "journal": None if options.journal is None else str(options.journal),
             }
         )
     else:
         print_report(result, title=f"Batch {rows.path.name}")
-        _print_hints(result, report, options)
+        _print_hints(result, options)
     return exit_code_of(result)
 
 
 async def _send(
     settings: Settings,
     rows: CsvRows,
-    options: dict[str, Any],
+    options: _Options,
     progress: BatchProgress,
     writer: ReportWriter | None,
     display: ProgressDisplay,
 ) -> BatchReport:
-    async with settings.client(needs_key=not options["dry_run"]) as client:
-        if not options["dry_run"]:  # A bad key or no network fails here, not on every row.
+    async with settings.client(needs_key=not options.dry_run) as client:
+        if not options.dry_run:  # A bad key or no network fails here, not on every row.
             balance = await client.get_balance()
             if not settings.json:
                 _print_plan(rows, settings, options, balance.sms_balance)
@@ -161,7 +178,15 @@ async def _send(
 
         async def send() -> BatchReport:
             return await client.send_batch(
-                rows.messages(), progress=progress, on_outcome=on_outcome, **options
+                rows.messages(),
+                chunk_size=options.chunk_size,
+                max_in_flight=options.max_in_flight,
+                journal=options.journal,
+                dry_run=options.dry_run,
+                resend_unknown=options.resend_unknown,
+                retry_failed=options.retry_failed,
+                progress=progress,
+                on_outcome=on_outcome,
             )
 
         with display:
@@ -172,11 +197,11 @@ def _ignore(outcome: Outcome) -> None:
     pass
 
 
-def _print_plan(rows: CsvRows, settings: Settings, options: dict[str, Any], balance: Any) -> None:
+def _print_plan(rows: CsvRows, settings: Settings, options: _Options, balance: Decimal) -> None:
     """What is about to happen, and how long it will take at the key's rate limit."""
     limit = settings.rate_limit
     count = rows.estimated_rows
-    requests = count if rows.personalised else math.ceil(count / options["chunk_size"])
+    requests = count if rows.personalised else math.ceil(count / options.chunk_size)
     # The first max_rate requests go at once; each later max_rate waits a window.
     seconds = max(0, requests - limit.max_rate) / limit.max_rate * limit.time_period
     pace = f"{limit.max_rate} requests per {limit.time_period:g} s"
@@ -218,9 +243,9 @@ def print_report(report: BatchReport, *, title: str) -> None:
     stdout.print(table)
 
 
-def _print_hints(report: BatchReport, path: Path | None, options: dict[str, Any]) -> None:
-    if path is not None:
-        stdout.print(f"Report: {path} (one row per input row, with its status)")
+def _print_hints(report: BatchReport, options: _Options) -> None:
+    if options.report is not None:
+        stdout.print(f"Report: {options.report} (one row per input row, with its status)")
     if report.unknown:
         stdout.print(
             f"{report.unknown} rows may or may not have been sent: check them with "
@@ -229,18 +254,18 @@ def _print_hints(report: BatchReport, path: Path | None, options: dict[str, Any]
     if report.failed:
         stdout.print(
             f"{report.failed} rows failed and were not sent; see the report's error column"
-            + (" and re-run with --retry-failed." if options["journal"] else ".")
+            + (" and re-run with --retry-failed." if options.journal else ".")
         )
 
 
-def _interrupted(settings: Settings, progress: BatchProgress, options: dict[str, Any]) -> None:
+def _interrupted(settings: Settings, progress: BatchProgress, options: _Options) -> None:
     """Say what was done and how to go on, after Ctrl-C."""
     done = f"interrupted after {progress.done} rows ({progress.sent} sent)"
-    if options["journal"] is None:
+    if options.journal is None:
         advice = "no --journal was kept, so re-running would send those rows again"
     else:
         advice = (
-            f"re-run the same command (same --journal {options['journal']}) to resume; "
+            f"re-run the same command (same --journal {options.journal}) to resume; "
             "rows that were in flight are reported unknown, never sent twice"
         )
     stderr.print(f"texin: {done}; {advice}", highlight=False, soft_wrap=True)

@@ -17,7 +17,7 @@ import msgspec
 import typer
 from rich.console import Console
 
-from ._cli import EXIT_USAGE, BadInput, exit_code_for, one_line
+from ._cli import BadInput, exit_code_for, one_line
 from ._client import TexinClient
 from ._config import DEFAULT_RATE_LIMIT, RateLimit
 from ._exceptions import TexinError
@@ -31,7 +31,6 @@ __all__ = [
     "settings_of",
     "stderr",
     "stdout",
-    "usage_error",
 ]
 
 _T = TypeVar("_T")
@@ -109,12 +108,6 @@ def fail(settings: Settings, error: BaseException, code: int | None = None) -> N
         traceback.print_exception(error)
     print(one_line(error), file=sys.stderr)
     raise typer.Exit(exit_code_for(error) if code is None else code)
-
-
-def usage_error(message: str) -> NoReturn:
-    """Exit with a one-line usage error, as bad options do."""
-    print(f"texin: error: {message}", file=sys.stderr)
-    raise typer.Exit(EXIT_USAGE)
 
 
 def print_json(value: Any) -> None:

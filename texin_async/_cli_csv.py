@@ -12,10 +12,10 @@ from __future__ import annotations
 import codecs
 import csv
 import string
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from ._batch_models import Message, Outcome
 from ._cli import BadInput
@@ -25,6 +25,8 @@ __all__ = ["REPORT_COLUMNS", "CsvRows", "ReportWriter", "open_rows"]
 #: What the report adds to each input row, after the input's own columns.
 REPORT_COLUMNS = ("row", "status", "normalized", "message_id", "units", "error")
 _CHUNK = 1 << 20
+#: Makes a row's message text from its columns.
+Render = Callable[[dict[str, str]], str]
 _FORMATTER = string.Formatter()
 
 
@@ -43,7 +45,7 @@ class CsvRows:
     _file: IO[str]
     _reader: csv.DictReader[str]
     _first: dict[str, str]
-    _render: Any
+    _render: Render
     _column: str
     _sender_id: str | None
     #: Whether each row gets its own text (a template): one request per row, at worst.
@@ -180,11 +182,11 @@ def _header(path: Path, reader: csv.DictReader[str], column: str) -> list[str]:
     return columns
 
 
-def _fixed(text: str) -> Any:
+def _fixed(text: str) -> Render:
     return lambda row: text
 
 
-def _renderer(template: str, columns: Sequence[str]) -> Any:
+def _renderer(template: str, columns: Sequence[str]) -> Render:
     """``template.format_map``, once every field it names is one of ``columns``."""
     try:
         fields = [name for _, name, _, _ in _FORMATTER.parse(template) if name is not None]
@@ -200,7 +202,7 @@ def _renderer(template: str, columns: Sequence[str]) -> Any:
     return template.format_map
 
 
-def _check_renders(render: Any, row: dict[str, str]) -> None:
+def _check_renders(render: Render, row: dict[str, str]) -> None:
     try:
         render(row)
     except (ValueError, KeyError, IndexError, AttributeError) as exc:
@@ -229,7 +231,7 @@ class ReportWriter:
         extra = [f"texin_{name}" if name in taken else name for name in REPORT_COLUMNS]
         self._writer.writerow([*self._columns, *extra])
         self._next = 1
-        self._waiting: dict[int, list[Any]] = {}
+        self._waiting: dict[int, list[object]] = {}
         #: Report rows written so far.
         self.written = 0
 

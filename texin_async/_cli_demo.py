@@ -17,6 +17,7 @@ import msgspec
 import typer
 
 from ._batch_models import BatchReport, Message
+from ._cli import BadInput
 from ._cli_batch import print_report
 from ._cli_common import JsonOption, fail, print_json, settings_of, stderr, stdout
 from ._cli_progress import ProgressDisplay, run_beside
@@ -99,7 +100,7 @@ def demo(
     try:
         limit = RateLimit.parse(rate_limit)
     except ValueError as exc:
-        fail(settings, TexinError(str(exc)), 2)
+        fail(settings, BadInput(f"--rate-limit: {exc}"))
     try:
         report = anyio.run(_run_demo, size, limit, settings.json)
     except TexinError as exc:
