@@ -325,8 +325,18 @@ def _units_of(chunk: Chunk) -> int:
     return count_units(chunk.text) * len(chunk.items)
 
 
+def _check_items(items: object) -> None:
+    """Refuse a lone message where a batch of them belongs, before anything runs."""
+    if isinstance(items, str | bytes | Message):
+        raise TypeError(
+            f"items must be an iterable of Message or (recipient, text) pairs, not a single "
+            f"{type(items).__name__}; for one message use send_sms"
+        )
+
+
 async def send_batch(client: TexinClient, items: BatchItems, options: BatchOptions) -> BatchReport:
     """Run a batch to its end and return its report; see :meth:`TexinClient.send_batch`."""
+    _check_items(items)
     engine = _Engine(client, items, options)
     await engine.run()
     if engine.error is not None:
@@ -338,6 +348,7 @@ async def iter_batch(
     client: TexinClient, items: BatchItems, options: BatchOptions
 ) -> AsyncGenerator[Outcome, None]:
     """Yield outcomes as they settle; see :meth:`TexinClient.iter_batch`."""
+    _check_items(items)
     send, receive = anyio.create_memory_object_stream[Outcome](options.chunk_size)
     engine = _Engine(client, items, options, sink=send)
 

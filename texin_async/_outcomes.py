@@ -55,15 +55,18 @@ _STATUS_FOR_ERROR: tuple[tuple[type[Exception], OutcomeStatus], ...] = (
 
 
 def status_for(error: Exception) -> OutcomeStatus:
+    """The status of every item of a request that ended in ``error``."""
     return next(status for cls, status in _STATUS_FOR_ERROR if isinstance(error, cls))
 
 
 def short(error: BaseException | str) -> str:
+    """A one-line reason for ``Outcome.error``, at most 200 characters."""
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 3] + "..."
 
 
 def outcome_of(item: Item, status: OutcomeStatus, **fields: Any) -> Outcome:
+    """The outcome of an item that went to a request."""
     return Outcome(
         index=item.index,
         ref=item.ref,
