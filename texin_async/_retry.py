@@ -126,6 +126,15 @@ async def call_with_retries(
             elapsed = state.seconds_since_start or 0.0
             policy.on_retry(RetryDetails(endpoint, state.attempt_number, wait, elapsed, error))
 
+    # Most calls succeed at once: run the first attempt bare and only build the retry
+    # machinery (tens of µs a call) after a failure worth retrying.
+    try:
+        return await attempt()
+    except TexinError as exc:
+        if policy.attempts == 1 or not is_retryable(exc, is_send=is_send, policy=policy):
+            raise
+        first_failure: TexinError | None = exc
+
     retrying = _t.AsyncRetrying(
         stop=_t.stop_after_attempt(policy.attempts),
         wait=_Wait(policy),
@@ -133,4 +142,11 @@ async def call_with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return await retrying(attempt)
+    async for try_ in retrying:
+        with try_:
+            if first_failure is not None:
+                # Replay the first failure as tenacity's attempt 1: counts and waits follow.
+                failure, first_failure = first_failure, None
+                raise failure
+            result = await attempt()
+    return result
