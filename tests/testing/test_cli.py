@@ -78,6 +78,13 @@ def test_the_cli_reports_a_bad_certificate_with_exit_1(
     assert "error:" in capsys.readouterr().err
 
 
+def test_main_names_the_embedding_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """main(prog=...) uses the embedding command's name in usage errors."""
+    with pytest.raises(SystemExit):
+        main(["--bogus"], prog="texin emulator")
+    assert capsys.readouterr().err.startswith("usage: texin emulator")
+
+
 def test_options_build_the_described_emulator() -> None:
     """--faults and --rate-limit none reach the emulator."""
     args = build_parser().parse_args(["--faults", "drop_after=0.25", "--rate-limit", "none"])

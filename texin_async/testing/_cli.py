@@ -25,9 +25,12 @@ __all__ = ["build_parser", "emulator_from_args", "main", "parse_account"]
 _NO_LIMIT = ("none", "off", "unlimited")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` (default ``sys.argv[1:]``), serve until signalled, return the exit code."""
-    parser = build_parser()
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), serve until signalled, return the exit code.
+
+    ``prog`` names the command in usage and errors, for a command line that embeds this one.
+    """
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
         emulator = emulator_from_args(args)
@@ -41,10 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The command line's options, for reuse by other command lines."""
     parser = argparse.ArgumentParser(
-        prog="python -m texin_async.testing",
+        prog=prog or "python -m texin_async.testing",
         description="Serve an emulator of the Texin SMS API v2.0.1 for tests. "
         "Prints the base URL as the first line on stdout.",
     )
