@@ -10,6 +10,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import anyio
 import httpx
@@ -18,6 +19,7 @@ from batch_job import FAST, check_outcomes
 from hypothesis import given
 from hypothesis import strategies as st
 
+import texin_async._batch
 from texin_async import (
     BatchProgress,
     InsufficientBalanceError,
@@ -340,7 +342,7 @@ async def test_fault_soak_loses_nothing_and_doubles_nothing(
 
 
 async def test_cancelling_stops_cleanly_and_the_client_stays_usable(
-    client: TexinClient, emulator: TexinEmulator, texin_api_key: str, tmp_path: object
+    client: TexinClient, emulator: TexinEmulator, texin_api_key: str, tmp_path: Path
 ) -> None:
     """Cancelled mid-batch: no task left behind, journal consistent, client still sends."""
     emulator.faults.set_rates({Fault.SLOW_AFTER: 1.0})
@@ -372,6 +374,36 @@ async def test_closing_iter_batch_early_cancels_its_requests(client: TexinClient
         async for _ in outcomes:
             break
     assert asyncio.all_tasks() == tasks
+
+
+async def test_breaking_out_without_closing_leaves_nothing_behind(
+    client: TexinClient, tmp_path: Path
+) -> None:
+    """A plain break: the loop body is never cancelled, the batch winds down on its own."""
+    journal = tmp_path / "job.sqlite"
+    items = [(n, f"t{i % 5}") for i, n in enumerate(numbers(300))]
+    tasks = asyncio.all_tasks()
+    async for _ in client.iter_batch(items, chunk_size=5, journal=journal):
+        break
+    with anyio.fail_after(5):  # the batch's task, and the finaliser closing the generator
+        while left := asyncio.all_tasks() - tasks:
+            await asyncio.wait(left)
+    assert (await client.send_sms("0712345678", "not cancelled")).message_id
+    assert (await client.send_batch(items, journal=journal)).total == 300  # lock released
+
+
+async def test_closing_early_on_the_task_group_path(
+    client: TexinClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off asyncio a task group holds the batch: closing early and running through both work."""
+    monkeypatch.setattr(texin_async._batch, "_on_asyncio", lambda: False)
+    items = [(n, f"t{i % 5}") for i, n in enumerate(numbers(50))]
+    tasks = asyncio.all_tasks()
+    async with contextlib.aclosing(client.iter_batch(items, chunk_size=5)) as outcomes:
+        async for _ in outcomes:
+            break
+    assert asyncio.all_tasks() == tasks
+    assert len(await collect(client, items)) == 50
 
 
 async def test_dry_run_makes_no_request(

@@ -17,11 +17,20 @@ requests in flight, whatever the size of the input.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, Collection, Iterable
-from contextlib import aclosing
-from typing import TYPE_CHECKING, Union
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Coroutine,
+    Iterable,
+)
+from contextlib import aclosing, asynccontextmanager
+from typing import TYPE_CHECKING, Any, Union
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
@@ -344,26 +353,67 @@ async def send_batch(client: TexinClient, items: BatchItems, options: BatchOptio
     return engine.progress.report()
 
 
-async def iter_batch(
+def iter_batch(
     client: TexinClient, items: BatchItems, options: BatchOptions
 ) -> AsyncGenerator[Outcome, None]:
     """Yield outcomes as they settle; see :meth:`TexinClient.iter_batch`."""
     _check_items(items)
-    send, receive = anyio.create_memory_object_stream[Outcome](options.chunk_size)
-    engine = _Engine(client, items, options, sink=send)
+    return _outcomes_of(_Engine(client, items, options))
+
+
+async def _outcomes_of(engine: _Engine) -> AsyncGenerator[Outcome, None]:
+    """The engine's outcomes through a bounded buffer, the engine running beside the consumer."""
+    send, receive = anyio.create_memory_object_stream[Outcome](engine.options.chunk_size)
+    engine.sink = send
+    scope = anyio.CancelScope()
 
     async def drive() -> None:
-        async with send:
-            await engine.run()
+        with scope:
+            async with send:
+                await engine.run()
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(drive)
-        async with receive:
-            async for outcome in receive:
-                try:
-                    yield outcome
-                except GeneratorExit:  # closed early: stop the batch, as aclose() expects
-                    tg.cancel_scope.cancel()
-                    return
+    async with _running(drive, scope), receive:
+        async for outcome in receive:
+            try:
+                yield outcome
+            except GeneratorExit:  # closed early: stop the batch, as aclose() expects
+                scope.cancel()
+                return
     if engine.error is not None:
         raise engine.error
+
+
+@asynccontextmanager
+async def _running(
+    drive: Callable[[], Coroutine[Any, Any, None]], scope: anyio.CancelScope
+) -> AsyncIterator[None]:
+    """Run ``drive`` while the block runs; on leaving, cancel ``scope`` and wait for it.
+
+    On asyncio, ``drive`` gets a task of its own, so no cancel scope spans the consumer's
+    loop body: breaking out of ``async for`` without closing the generator cannot cancel
+    the consumer, and the finaliser that closes it later may run in any task. Elsewhere a
+    task group holds it, and the generator must be closed (``aclosing``) to stop early.
+    """
+    if not _on_asyncio():
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(drive)
+            yield
+        return
+    task = asyncio.get_running_loop().create_task(drive())
+    try:
+        yield
+    finally:
+        scope.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait({task})
+        error = None if task.cancelled() else task.exception()
+        if error is not None:  # a BaseException: the engine keeps every Exception itself
+            raise error
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -410,9 +410,10 @@ class TexinClient:
         """Like :meth:`send_batch`, but yield each :class:`Outcome` as it settles.
 
         Outcomes pass through a buffer of ``chunk_size``: a slow consumer slows the batch
-        rather than growing memory. To stop early, close the generator (``async with
-        contextlib.aclosing(client.iter_batch(...)) as outcomes:``) so that its requests
-        are cancelled at once. Pass ``progress=`` for the counts.
+        rather than growing memory. Breaking out of the loop is safe; the batch stops when
+        the generator is closed, so close it at once to stop promptly (``async with
+        contextlib.aclosing(client.iter_batch(...)) as outcomes:``, required off asyncio).
+        Pass ``progress=`` for the counts.
 
         Example::
 
