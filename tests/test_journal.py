@@ -152,6 +152,15 @@ async def test_a_changed_generator_is_refused_too(client: TexinClient, journal: 
         await client.send_batch(iter(items(10, text="Changed")), journal=journal)
 
 
+async def test_a_row_that_became_malformed_is_refused(client: TexinClient, journal: Path) -> None:
+    """An item replaced by something that is not an item still differs from its row."""
+    await client.send_batch(items(5), journal=journal)
+    changed: list[object] = [*items(5)]
+    changed[2] = "0700000002"
+    with pytest.raises(JournalMismatchError, match="item 2"):
+        await client.send_batch(changed, journal=journal)  # type: ignore[arg-type]
+
+
 async def test_a_shorter_input_is_refused(client: TexinClient, journal: Path) -> None:
     """An input that stops short of the journal's items has changed."""
     await client.send_batch(items(10), journal=journal)

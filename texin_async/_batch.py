@@ -152,25 +152,33 @@ class _Engine:
     def _triage(self, index: int, raw: object, row: JournalRow | None) -> Item | Settled:
         """An item to send, or the outcome of one that needs no request."""
         message = as_message(raw)
+        fp = self._fingerprint(index, raw, message)
+        ref = index if message is None or message.ref is None else message.ref
+        recipient = raw if message is None else message.recipient
+        if row is not None:
+            if row.fp != fp:
+                raise mismatch(self.options.journal, index)
+            if not self._resend(row.state):
+                return from_row(row, ref, recipient)
         if message is None:
-            fp = fingerprint(index, raw, None, None) if self.journal else b""
-            return invalid(index, index, raw, None, NOT_AN_ITEM, fp)
-        ref = index if message.ref is None else message.ref
-        fp = b""
-        if self.journal is not None:
-            fp = fingerprint(index, message.recipient, message.text, message.sender_id)
-            if row is not None and row.fp != fp:
-                raise mismatch(self.journal.path, index)
-        if row is not None and not self._resend(row.state):
-            return from_row(row, ref, message.recipient)
-        normalized = try_normalize_recipient(message.recipient)
+            return invalid(index, ref, raw, None, NOT_AN_ITEM, fp)
+        normalized = try_normalize_recipient(recipient)
         error = "not a valid mobile number" if normalized is None else local_error(message)
         if normalized is None or error is not None:
-            return invalid(index, ref, message.recipient, normalized, error, fp)
+            return invalid(index, ref, recipient, normalized, error, fp)
         sender_id = message.sender_id if message.sender_id is not None else self.client.sender_id
-        return Item(index, ref, message.recipient, normalized, message.text, sender_id, fp)
+        return Item(index, ref, recipient, normalized, message.text, sender_id, fp)
+
+    def _fingerprint(self, index: int, raw: object, message: Message | None) -> bytes:
+        """The item's journal fingerprint; empty without a journal."""
+        if self.journal is None:
+            return b""
+        if message is None:
+            return fingerprint(index, raw, None, None)
+        return fingerprint(index, message.recipient, message.text, message.sender_id)
 
     def _resend(self, state: int) -> bool:
+        """Whether an item the journal records in ``state`` goes out again this run."""
         if state in (ItemState.IN_FLIGHT, ItemState.UNKNOWN):
             return self.options.resend_unknown
         return state == ItemState.FAILED and self.options.retry_failed
@@ -192,6 +200,7 @@ class _Engine:
             await self._check_balance(units)
 
     async def _check_balance(self, units: int) -> None:
+        """Refuse to start if the balance cannot cover ``units``."""
         self._balance_checked = True
         balance = (await self.client.get_balance()).sms_balance
         if units > balance:
@@ -216,6 +225,7 @@ class _Engine:
                 self.error = self.error or exc
 
     async def _read_all(self, chunks: ObjectSendStream[Chunk]) -> None:
+        """Triage each item in input order, keep the window full, then drain it."""
         planner = self._planner
         reader = JournalReader(self.journal) if self.journal else None
         count = 0
@@ -249,6 +259,7 @@ class _Engine:
         await self._emit(settled.outcome, resumed=settled.resumed)
 
     async def _dispatch(self, chunk: Chunk, chunks: ObjectSendStream[Chunk]) -> None:
+        """Hand ``chunk`` to a free worker (waiting for one), local journal rows with it."""
         if not self._balance_checked:  # a one-shot input: check what the window holds
             await self._check_balance(self._planner.pending_units() + _units_of(chunk))
         chunk.records, self._records = self._records, []
@@ -321,6 +332,7 @@ class _Engine:
         return bulk_outcomes(items, bulk, count_units(chunk.text))
 
     async def _emit(self, outcome: Outcome, *, resumed: bool = False) -> None:
+        """Count one settled outcome, then tell the callback and the iter_batch consumer."""
         self.progress.add(outcome, resumed=resumed)
         if self.options.on_outcome is not None:
             result = self.options.on_outcome(outcome)

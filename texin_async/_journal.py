@@ -208,7 +208,7 @@ class JournalReader:
             )
 
 
-def mismatch(path: str, index: int) -> JournalMismatchError:
+def mismatch(path: str | os.PathLike[str] | None, index: int) -> JournalMismatchError:
     """The error for an item whose fingerprint differs from its journal row."""
     return JournalMismatchError(
         f"journal {path} does not match the input at item {index} (its recipient, "
