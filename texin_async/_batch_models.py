@@ -82,8 +82,9 @@ class BatchReport(msgspec.Struct, frozen=True, kw_only=True):
     """What a batch did: outcomes per status, requests, units and cost, time taken.
 
     ``resumed`` counts outcomes reported from the journal rather than settled in this run;
-    they are included in the per-status counts. In a dry run ``requests``, ``units`` and
-    ``cost`` are what the batch would use.
+    they are included in the per-status counts. ``requests`` counts the send requests the
+    batch made (the client's retries of one are not counted again). In a dry run
+    ``requests``, ``units`` and ``cost`` are what the batch would use.
     """
 
     total: int
