@@ -3,24 +3,28 @@
 Four workers with in-process limiters send four times the key's budget; the provider rejects
 the excess. :class:`RedisRateLimiter` keeps the same sliding-window log as
 :class:`~texin_async.LocalRateLimiter` (a burst of ``max_rate``, then never more than
-``max_rate`` in any window, slots living ``time_period * (1 + margin)``), but in a Redis
-sorted set, checked and recorded by one Lua script. The script runs atomically and reads
-Redis's own clock (``TIME``), so concurrent workers never overshoot and skewed host clocks
-do not matter. When the window is full it returns how long until the oldest slot frees, so
-waiters sleep that long (plus a little jitter) instead of polling. A 429's pause lives in a
-second key holding the Redis time until which the key is held; a pause only ever extends.
+``max_rate`` requests in flight or answered within ``time_period * (1 + margin)``), in a
+Redis sorted set whose scores say when each slot frees: a held slot frees at the end of a
+lease (so a crashed process cannot hold the budget for ever), a released one a slot lifetime
+after its answer. Lua scripts check and record atomically on Redis's own clock (``TIME``),
+so concurrent workers never overshoot and skewed host clocks do not matter. When the window
+is full the script returns how long until a slot can free, so waiters sleep that long (plus
+a little jitter) instead of polling; a slot still in flight cannot free sooner than one
+lifetime from now, so that is the wait it reports. A 429's pause lives in a second key
+holding the Redis time until which the key is held; a pause only ever extends.
 
-Why a script of our own rather than ``limits`` or ``pyrate-limiter``: both time-stamp
+Why scripts of our own rather than ``limits`` or ``pyrate-limiter``: both time-stamp
 entries with the caller's clock (``limits``'s moving window passes ``time.time()`` in;
 pyrate-limiter's RedisBucket deliberately avoids ``TIME``), so hosts with skewed clocks
 disagree about the window; neither returns the wait (``limits`` answers yes/no, so waiting
-means polling) nor shares a pause; and ``limits``'s own sliding window is an approximation,
-not a strict log. The script is 20 lines and needs Redis >= 5 (effects replication).
+means polling), holds a slot until the answer, or shares a pause; and ``limits``'s own
+sliding window is an approximation, not a strict log. The scripts are short and need
+Redis >= 5 (effects replication, for ``TIME`` before writes).
 
 Redis keys are ``{prefix}{<hash>}:window`` and ``{prefix}{<hash>}:pause``, where ``<hash>``
 is a SHA-256 of the client's ``key_id`` (itself a hash of the API key): neither the key nor
 its id appears in Redis. The braces are a cluster hash tag, so both keys share a slot. Each
-write sets a TTL just past the slot lifetime or pause, so idle keys vanish.
+write sets a TTL just past the last slot or pause it holds, so idle keys vanish.
 
 redis-py is imported when a limiter is made, not with this module, so ``import texin_async``
 works without the ``redis`` extra.
@@ -28,6 +32,7 @@ works without the ``redis`` extra.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import logging
@@ -38,7 +43,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from anyio.lowlevel import RunVar
@@ -54,11 +59,11 @@ __all__ = ["LimiterUnavailableError", "RedisRateLimiter"]
 
 logger = logging.getLogger("texin_async")
 
-# KEYS: window (sorted set: member -> grant time in µs), pause (µs until which the key waits).
-# ARGV: max_rate, slot lifetime in µs, a member suffix unique to this call.
-# Returns 0 when a slot was taken, else the µs until one may be. Times stay integers below
-# 2^53 (exact in Lua's doubles); numbers are turned into strings by redis.call (17 digits)
-# or string.format('%d'), never by tostring (14 digits).
+# KEYS: window (sorted set: member -> µs when its slot frees), pause (µs until which to wait).
+# ARGV: max_rate, slot lifetime µs, lease µs, TTL ms, a member unique to this slot.
+# Returns 0 when the member now holds a slot, else the µs until one may free. Times stay
+# integers below 2^53 (exact in Lua's doubles) and reach strings only through redis.call
+# (17 digits), never tostring (14).
 _ACQUIRE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -68,14 +73,24 @@ if paused > now then
 end
 local max_rate = tonumber(ARGV[1])
 local lifetime = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - lifetime)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local count = redis.call('ZCARD', KEYS[1])
 if count >= max_rate then
-  local oldest = redis.call('ZRANGE', KEYS[1], count - max_rate, count - max_rate, 'WITHSCORES')
-  return tonumber(oldest[2]) + lifetime - now
+  local slot = redis.call('ZRANGE', KEYS[1], count - max_rate, count - max_rate, 'WITHSCORES')
+  return math.min(tonumber(slot[2]) - now, lifetime)
 end
-redis.call('ZADD', KEYS[1], now, string.format('%d', now) .. ':' .. ARGV[3])
-redis.call('PEXPIRE', KEYS[1], math.ceil(lifetime / 1000) + 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 0
+"""
+
+# KEYS: window. ARGV: slot lifetime µs, TTL ms, the member. Its slot frees a lifetime from
+# now (re-added if its lease ran out: the request did happen).
+_RELEASE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 0
 """
 
@@ -95,11 +110,16 @@ return current - now
 _MICRO = 1_000_000
 # Waiters of different processes told the same wait wake spread over this many seconds.
 _JITTER = 0.005
+# Seconds a held slot stays taken if its release never comes (the process died mid-request):
+# longer than any request the client lets run, short enough to recover the budget soon.
+_LEASE = 120.0
 # After Redis failed (fail_open), seconds of the local fallback before trying Redis again.
 _RECHECK_AFTER = 30.0
 # For a limiter made from a URL: a limiter must not hang on a dead Redis (the URL's
 # ``?socket_timeout=`` wins).
 _SOCKET_TIMEOUT = 5.0
+
+_T = TypeVar("_T")
 
 
 class LimiterUnavailableError(APIConnectionError):
@@ -115,9 +135,10 @@ class RedisRateLimiter:
     """A :class:`RateLimiter` whose budget and 429 pauses are shared through Redis.
 
     Give every process and host that uses one API key a limiter on the same Redis (and
-    prefix): together they send at most ``rate_limit.max_rate`` requests in any window.
-    Within a process, waiters of one key queue first come first served, and one of them at
-    a time asks Redis.
+    prefix): together they keep at most ``rate_limit.max_rate`` requests in any window.
+    Within a process, waiters of one key queue first come, first served, and one of them at
+    a time asks Redis. A slot a process took and never released (it crashed) frees after a
+    two-minute lease.
 
     Args:
         redis: A ``redis.asyncio.Redis`` you own, or a URL (``"redis://host:6379/0"``) for
@@ -143,6 +164,7 @@ class RedisRateLimiter:
         "_acquire_script",
         "_counter",
         "_degraded",
+        "_held",
         "_keys",
         "_local",
         "_local_until",
@@ -151,6 +173,7 @@ class RedisRateLimiter:
         "_pause_script",
         "_redis",
         "_redis_error",
+        "_release_script",
         "_token",
         "fail_open",
         "poll_max",
@@ -188,12 +211,15 @@ class RedisRateLimiter:
         )
         self._redis_error: type[Exception] = RedisError
         self._acquire_script = self._redis.register_script(_ACQUIRE_LUA)
+        self._release_script = self._redis.register_script(_RELEASE_LUA)
         self._pause_script = self._redis.register_script(_PAUSE_LUA)
         self.rate_limit = rate_limit
         self.prefix = prefix
         self.fail_open = fail_open
         self.poll_max = poll_max
         self._keys: dict[str, list[str]] = {}
+        # Per key, the slots this limiter holds: a Redis member, or None for a local slot.
+        self._held: dict[str, collections.deque[str | None]] = {}
         self._locks: RunVar[dict[str, anyio.Lock]] = RunVar("texin_async.redis_locks")
         self._token = secrets.token_hex(6)
         self._counter = itertools.count()
@@ -204,14 +230,34 @@ class RedisRateLimiter:
     # -- RateLimiter ---------------------------------------------------------------------
 
     async def acquire(self, key_id: str) -> None:
-        """Wait until ``key_id`` may send one request, and count it in Redis.
+        """Wait until ``key_id`` may send one request, and hold a slot for it in Redis.
 
         Raises:
             LimiterUnavailableError: Redis failed and ``fail_open`` is off.
         """
-        await self._shared_or_local(
-            lambda: self._acquire_shared(key_id), lambda: self._local.acquire(key_id)
+        slot = await self._shared_or_local(
+            lambda: self._acquire_shared(key_id), lambda: self._acquire_local(key_id)
         )
+        self._held.setdefault(key_id, collections.deque()).append(slot)
+
+    async def release(self, key_id: str) -> None:
+        """The request holding a slot of ``key_id`` is over: the slot ages from now.
+
+        Never raises: if Redis fails here, the slot stays taken until its lease ends.
+        """
+        held = self._held.get(key_id)
+        if not held:
+            return
+        member = held.popleft()
+        if member is None:
+            await self._local.release(key_id)
+            return
+        window = self._keys_for(key_id)[0]
+        args = (self._lifetime_us, self._ttl_ms, member)
+        try:
+            await self._run(self._release_script(keys=[window], args=args))
+        except LimiterUnavailableError as exc:
+            logger.warning("texin shared rate limiter: %s; a slot stays taken", exc.message)
 
     async def pause(self, key_id: str, seconds: float) -> None:
         """Hold ``key_id`` in every process for ``seconds`` from now (never shortens a pause).
@@ -252,6 +298,15 @@ class RedisRateLimiter:
 
     # -- internals -----------------------------------------------------------------------
 
+    @property
+    def _lifetime_us(self) -> int:
+        return math.ceil(self.rate_limit.slot_lifetime * _MICRO)
+
+    @property
+    def _ttl_ms(self) -> int:
+        """Longer than any slot in the window lives: idle windows vanish, live ones never."""
+        return math.ceil(max(_LEASE, self.rate_limit.slot_lifetime) * 1000) + 1000
+
     def _keys_for(self, key_id: str) -> list[str]:
         """The window and pause keys of ``key_id``: a hash of it, never the id itself."""
         try:
@@ -262,19 +317,25 @@ class RedisRateLimiter:
             keys = self._keys[key_id] = [f"{base}:window", f"{base}:pause"]
             return keys
 
-    async def _acquire_shared(self, key_id: str) -> None:
+    async def _acquire_shared(self, key_id: str) -> str:
+        """Wait for a slot in Redis; return the member that holds it."""
         keys = self._keys_for(key_id)
-        lifetime = math.ceil(self.rate_limit.slot_lifetime * _MICRO)
+        lease = math.ceil(_LEASE * _MICRO)
         # Holding the lock while sleeping queues this process's waiters in order, so one
         # of them at a time asks Redis: no herd of tasks polling for the same slot.
         async with self._lock(key_id):
             while True:
                 member = f"{os.getpid():x}.{self._token}.{next(self._counter)}"
-                args: list[int | str] = [self.rate_limit.max_rate, lifetime, member]
-                wait = await self._run(self._acquire_script(keys=keys, args=args))
+                args = (self.rate_limit.max_rate, self._lifetime_us, lease, self._ttl_ms, member)
+                # Shielded: a slot Redis granted must reach the caller, who releases it.
+                with anyio.CancelScope(shield=True):
+                    wait = await self._run(self._acquire_script(keys=keys, args=args))
                 if wait <= 0:
-                    return
+                    return member
                 await anyio.sleep(min(wait / _MICRO, self.poll_max) + random.uniform(0, _JITTER))
+
+    async def _acquire_local(self, key_id: str) -> None:
+        await self._local.acquire(key_id)
 
     async def _pause_shared(self, key_id: str, seconds: float) -> None:
         pause_key = self._keys_for(key_id)[1]
@@ -291,12 +352,12 @@ class RedisRateLimiter:
             ) from exc
 
     async def _shared_or_local(
-        self, shared: Callable[[], Awaitable[None]], local: Callable[[], Awaitable[None]]
-    ) -> None:
+        self, shared: Callable[[], Awaitable[_T]], local: Callable[[], Awaitable[_T]]
+    ) -> _T:
         """Run ``shared``; with ``fail_open``, run ``local`` instead while Redis is failing."""
         if time.monotonic() >= self._local_until:
             try:
-                await shared()
+                result = await shared()
             except LimiterUnavailableError as exc:
                 if not self.fail_open:
                     raise
@@ -305,8 +366,8 @@ class RedisRateLimiter:
                 if self._degraded:
                     self._degraded = False
                     logger.info("texin shared rate limiter: Redis is back, limits are shared again")
-                return
-        await local()
+                return result
+        return await local()
 
     def _fall_back(self, exc: LimiterUnavailableError) -> None:
         self._local_until = time.monotonic() + _RECHECK_AFTER
