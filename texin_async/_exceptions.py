@@ -5,6 +5,7 @@ Each class is named for what happened, so a caller can decide what is safe to do
     TexinError
     ├── InvalidRequestError      rejected locally, nothing sent (also a ValueError)
     ├── APIConnectionError       never reached the API: safe to retry
+    │   └── LimiterUnavailableError   the shared (Redis) limiter is down; nothing sent
     ├── OutcomeUnknownError      sent, no usable answer: the API may have processed it
     │   └── APITimeoutError
     ├── APIError                 the API said no (.status_code, .message, .error, .body)
@@ -14,10 +15,14 @@ Each class is named for what happened, so a caller can decide what is safe to do
     │   ├── NotFoundError            404
     │   ├── RateLimitError           429 (.retry_after)
     │   └── ServerError              5xx
-    └── ResponseDecodeError      the answer was not the documented JSON
+    ├── ResponseDecodeError      the answer was not the documented JSON
+    ├── InsufficientBalanceError a batch's preflight: the balance cannot cover it
+    └── JournalError             a batch journal cannot be used
+        └── JournalMismatchError     the input differs from the journal's
 
-No message or repr here ever contains the API key: the key travels only in request bodies,
-and no exception carries a request body.
+The limiter, balance and journal errors live beside the code that raises them (``_redis``,
+``_batch_models``, ``_journal``). No message or repr ever contains the API key: the key
+travels only in request bodies, and no exception carries a request body.
 """
 
 from __future__ import annotations

@@ -10,9 +10,14 @@ import httpx
 from texin_async import (
     APIError,
     Balance,
+    BatchProgress,
+    BatchReport,
     BulkSMSResult,
     LocalRateLimiter,
+    Message,
     MessageStatus,
+    Outcome,
+    OutcomeStatus,
     OutcomeUnknownError,
     RateLimit,
     RateLimiter,
@@ -74,3 +79,21 @@ async def everything() -> None:
         print(credits, successful, await hot_path(client))
     limiter: RateLimiter = LocalRateLimiter(limit)  # satisfies the protocol
     print(limiter, count_units("Hi"), estimate_cost("Hi", 3), normalize_recipient("0712345678"))
+
+
+async def batches(client: TexinClient, rows: list[dict[str, str]]) -> int:
+    progress = BatchProgress()
+    seen: list[Outcome] = []
+    report: BatchReport = await client.send_batch(
+        (Message(r["phone"], f"Hi {r['name']}", ref=r["id"]) for r in rows),
+        chunk_size=100,
+        max_in_flight=4,
+        journal="job.sqlite",
+        on_outcome=seen.append,
+        progress=progress,
+    )
+    async for outcome in client.iter_batch([("0712345678", "Hi")], dry_run=True):
+        if outcome.status is OutcomeStatus.SENT:
+            print(outcome.message_id, outcome.units, outcome.normalized)
+    print(progress.rate, progress.eta, report.cost, report.elapsed)
+    return report.sent + report.invalid + report.failed + report.unknown
