@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import httpx
 import msgspec
 
 from benchmarks._common import best_of, table
 from texin_async import BulkSMSResult
 from texin_async._response import read_response
+from texin_async._transport import RawResponse
 
 
 def bulk_body(n: int = 1000) -> bytes:
@@ -39,7 +39,7 @@ def bulk_body(n: int = 1000) -> bytes:
 
 def main() -> None:
     body = bulk_body()
-    response = httpx.Response(200, content=body)
+    response = RawResponse(200, {"Content-Type": "application/json"}, body)
     runs: dict[str, object] = {
         "json.loads (untyped dicts)": lambda: json.loads(body),
         "msgspec untyped": lambda: msgspec.json.decode(body),

@@ -24,10 +24,12 @@ from texin_async import (
     OutcomeUnknownError,
     PermissionDeniedError,
     RateLimit,
+    RetryDetails,
     RetryPolicy,
     ServerError,
     TexinClient,
 )
+from texin_async._transport import TransportChoice
 from texin_async.testing import Account, Fault, TexinEmulator, serve
 
 pytestmark = pytest.mark.anyio
@@ -36,9 +38,20 @@ FAST = RetryPolicy(attempts=3, wait_initial=0.01, wait_max=0.05, wait_jitter=0)
 NUMBER = "254712345678"
 
 
+@pytest.fixture(params=[pytest.param(None, id="httpx"), pytest.param("aiohttp", id="aiohttp")])
+def backend(request: pytest.FixtureRequest) -> TransportChoice:
+    """Each behaviour test runs on the default httpx backend and on native aiohttp."""
+    choice: TransportChoice = request.param
+    return choice
+
+
 @pytest.fixture
-async def client(texin_emulator_url: str, texin_api_key: str) -> AsyncIterator[TexinClient]:
-    async with TexinClient(texin_api_key, base_url=texin_emulator_url, retry=FAST) as client:
+async def client(
+    texin_emulator_url: str, texin_api_key: str, backend: TransportChoice
+) -> AsyncIterator[TexinClient]:
+    async with TexinClient(
+        texin_api_key, base_url=texin_emulator_url, retry=FAST, transport=backend
+    ) as client:
         yield client
 
 
@@ -123,19 +136,21 @@ async def test_invalid_sender_id_is_refused_once(
     assert sum(texin_emulator.requests(texin_api_key).values()) == 1
 
 
-async def test_unknown_key_is_an_authentication_error(texin_emulator_url: str) -> None:
+async def test_unknown_key_is_an_authentication_error(
+    texin_emulator_url: str, backend: TransportChoice
+) -> None:
     """A key the API does not know raises AuthenticationError."""
-    async with TexinClient("wrong-key", base_url=texin_emulator_url) as client:
+    async with TexinClient("wrong-key", base_url=texin_emulator_url, transport=backend) as client:
         with pytest.raises(AuthenticationError):
             await client.get_balance()
 
 
 async def test_inactive_account_is_permission_denied(
-    texin_emulator: TexinEmulator, texin_emulator_url: str
+    texin_emulator: TexinEmulator, texin_emulator_url: str, backend: TransportChoice
 ) -> None:
     """An inactive account raises PermissionDeniedError."""
     texin_emulator.add_account(Account(api_key="sleepy", active=False))
-    async with TexinClient("sleepy", base_url=texin_emulator_url) as client:
+    async with TexinClient("sleepy", base_url=texin_emulator_url, transport=backend) as client:
         with pytest.raises(PermissionDeniedError):
             await client.send_sms(NUMBER, "hi")
 
@@ -147,11 +162,12 @@ async def test_unknown_message_id_is_not_found(client: TexinClient) -> None:
 
 
 async def test_insufficient_balance_is_final_and_charges_nothing(
-    texin_emulator: TexinEmulator, texin_emulator_url: str
+    texin_emulator: TexinEmulator, texin_emulator_url: str, backend: TransportChoice
 ) -> None:
     """Low balance is a BadRequestError, not retried, and nothing is sent."""
     texin_emulator.add_account(Account(api_key="poor", balance=1))
-    async with TexinClient("poor", base_url=texin_emulator_url, retry=FAST) as client:
+    url = texin_emulator_url
+    async with TexinClient("poor", base_url=url, retry=FAST, transport=backend) as client:
         with pytest.raises(BadRequestError):
             await client.send_bulk_sms([NUMBER, "0700000001"], "hi")
     assert texin_emulator.processed("poor") == {}
@@ -187,11 +203,16 @@ async def test_send_without_usable_answer_is_unknown_and_never_resent(
 
 
 async def test_slow_send_times_out_as_unknown(
-    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
+    texin_emulator: TexinEmulator,
+    texin_emulator_url: str,
+    texin_api_key: str,
+    backend: TransportChoice,
 ) -> None:
     """A send answered too late is an APITimeoutError, processed once, not resent."""
     texin_emulator.faults.schedule(Fault.SLOW_AFTER, endpoint="send_sms")
-    async with TexinClient(texin_api_key, base_url=texin_emulator_url, timeout=0.3) as client:
+    async with TexinClient(
+        texin_api_key, base_url=texin_emulator_url, timeout=0.3, transport=backend
+    ) as client:
         with pytest.raises(APITimeoutError):
             await client.send_sms(NUMBER, "hi")
     assert texin_emulator.processed(texin_api_key)[NUMBER] == 1
@@ -208,10 +229,15 @@ async def test_send_refused_before_processing_is_retried_once_delivered(
     assert texin_emulator.processed(texin_api_key)[NUMBER] == 1
 
 
-async def test_gateway_failure_is_a_server_error_after_retries(texin_api_key: str) -> None:
+async def test_gateway_failure_is_a_server_error_after_retries(
+    texin_api_key: str, backend: TransportChoice
+) -> None:
     """A number the gateway rejects fails with ServerError and is never charged."""
     emulator = TexinEmulator(failing_numbers=[NUMBER])
-    async with serve(emulator) as url, TexinClient(texin_api_key, base_url=url, retry=FAST) as c:
+    async with (
+        serve(emulator) as url,
+        TexinClient(texin_api_key, base_url=url, retry=FAST, transport=backend) as c,
+    ):
         with pytest.raises(ServerError, match="Failed to send SMS"):
             await c.send_sms(NUMBER, "hi")
     assert emulator.processed(texin_api_key)[NUMBER] == 0
@@ -219,12 +245,17 @@ async def test_gateway_failure_is_a_server_error_after_retries(texin_api_key: st
 
 
 async def test_ambiguous_send_retry_opt_in_can_send_twice(
-    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
+    texin_emulator: TexinEmulator,
+    texin_emulator_url: str,
+    texin_api_key: str,
+    backend: TransportChoice,
 ) -> None:
     """retry_ambiguous_sends trades never-twice for never-lost, as documented."""
     texin_emulator.faults.schedule(Fault.DROP_AFTER, endpoint="send_sms")
     policy = RetryPolicy(attempts=2, wait_initial=0, wait_max=0, retry_ambiguous_sends=True)
-    async with TexinClient(texin_api_key, base_url=texin_emulator_url, retry=policy) as client:
+    async with TexinClient(
+        texin_api_key, base_url=texin_emulator_url, retry=policy, transport=backend
+    ) as client:
         await client.send_sms(NUMBER, "hi")
     assert texin_emulator.processed(texin_api_key)[NUMBER] == 2
 
@@ -237,14 +268,18 @@ async def test_read_after_dropped_connection_is_retried(
     assert (await client.get_balance()).success
 
 
-async def test_unreachable_api_is_a_connection_error() -> None:
-    """Nothing listening: APIConnectionError, after the policy's attempts."""
+async def test_unreachable_api_is_a_connection_error(backend: TransportChoice) -> None:
+    """Nothing listening: APIConnectionError, after the policy's attempts (sends too)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    async with TexinClient("k", base_url=f"http://127.0.0.1:{port}/api/", retry=FAST) as client:
+    retries: list[RetryDetails] = []
+    policy = RetryPolicy(attempts=3, wait_initial=0, wait_max=0, on_retry=retries.append)
+    url = f"http://127.0.0.1:{port}/api/"
+    async with TexinClient("k", base_url=url, retry=policy, transport=backend) as client:
         with pytest.raises(APIConnectionError):
             await client.send_sms(NUMBER, "hi")
+    assert len(retries) == policy.attempts - 1
 
 
 # -- pool and rate limit ---------------------------------------------------------------------
@@ -375,27 +410,34 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pat
     return ca_file, cert_file, key_file
 
 
-async def test_https_with_a_trusted_ca(tls_files: tuple[Path, Path, Path]) -> None:
-    """Over TLS with the CA trusted, calls succeed."""
+async def test_https_with_a_trusted_ca(
+    tls_files: tuple[Path, Path, Path], backend: TransportChoice
+) -> None:
+    """Over TLS with the CA trusted (as a bundle path or a context), calls succeed."""
     ca, cert, key = tls_files
     emulator = TexinEmulator()
     async with serve(emulator, tls_cert=str(cert), tls_key=str(key)) as url:
         assert url.startswith("https://")
-        async with TexinClient("texin-test-key", base_url=url, verify=str(ca)) as client:
-            assert (await client.get_balance()).success
-            context = ssl.create_default_context(cafile=str(ca))
-        async with TexinClient("texin-test-key", base_url=url, verify=context) as client:
-            assert (await client.send_sms(NUMBER, "tls")).message_id
+        context = ssl.create_default_context(cafile=str(ca))
+        for verify in (str(ca), context):
+            async with TexinClient(
+                "texin-test-key", base_url=url, verify=verify, transport=backend
+            ) as client:
+                assert (await client.get_balance()).success
+                assert (await client.send_sms(NUMBER, "tls")).message_id
 
 
 async def test_https_to_an_untrusted_certificate_is_refused(
-    tls_files: tuple[Path, Path, Path],
+    tls_files: tuple[Path, Path, Path], backend: TransportChoice
 ) -> None:
     """Verification is on by default: an unknown CA fails before anything is sent."""
     _, cert, key = tls_files
     emulator = TexinEmulator()
     served = serve(emulator, tls_cert=str(cert), tls_key=str(key))
-    async with served as url, TexinClient("texin-test-key", base_url=url, retry=FAST) as client:
+    async with (
+        served as url,
+        TexinClient("texin-test-key", base_url=url, retry=FAST, transport=backend) as client,
+    ):
         with pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.send_sms(NUMBER, "tls")
     assert emulator.processed("texin-test-key") == {}

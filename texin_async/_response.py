@@ -12,7 +12,6 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
-import httpx
 import msgspec
 
 from ._exceptions import (
@@ -24,6 +23,7 @@ from ._exceptions import (
     api_error_for,
 )
 from ._models import ErrorBody, decoder_for
+from ._transport import RawResponse
 
 __all__ = ["Answer", "classify", "parse_retry_after", "read_response"]
 
@@ -60,7 +60,7 @@ def classify(status: int, envelope: ErrorBody | None) -> Answer:
     return Answer.ACCEPTED if envelope.success else Answer.UNUSABLE
 
 
-def read_response(response: httpx.Response, model: type[_R], *, endpoint: str, is_send: bool) -> _R:
+def read_response(response: RawResponse, model: type[_R], *, endpoint: str, is_send: bool) -> _R:
     """Decode an accepted answer into ``model``, or raise the error it amounts to.
 
     Raises:
@@ -68,7 +68,7 @@ def read_response(response: httpx.Response, model: type[_R], *, endpoint: str, i
         OutcomeUnknownError: A send got no usable answer.
         ResponseDecodeError: A read got no usable answer.
     """
-    status, content = response.status_code, response.content
+    status, content = response.status, response.content
     if 200 <= status < 300:
         # Fast path: one decode straight into the Struct.
         try:
@@ -110,8 +110,8 @@ def _excerpt(content: bytes) -> str:
     return content[:_EXCERPT_CHARS].decode("utf-8", errors="replace")
 
 
-def _refusal(response: httpx.Response, envelope: ErrorBody | None, endpoint: str) -> APIError:
-    status = response.status_code
+def _refusal(response: RawResponse, envelope: ErrorBody | None, endpoint: str) -> APIError:
+    status = response.status
     if 300 <= status < 400:
         location = response.headers.get("Location", "?")
         return APIError(
@@ -120,7 +120,7 @@ def _refusal(response: httpx.Response, envelope: ErrorBody | None, endpoint: str
             endpoint=endpoint,
         )
     cls = api_error_for(status) if status >= 300 else APIError
-    message = (envelope.message if envelope else None) or response.reason_phrase or "error"
+    message = (envelope.message if envelope else None) or response.reason or "error"
     kwargs: dict[str, Any] = {
         "status_code": status,
         "error": envelope.error if envelope else None,
@@ -137,8 +137,8 @@ def _body_dict(content: bytes) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _unusable(response: httpx.Response, endpoint: str, *, is_send: bool) -> TexinError:
-    status, excerpt = response.status_code, _excerpt(response.content)
+def _unusable(response: RawResponse, endpoint: str, *, is_send: bool) -> TexinError:
+    status, excerpt = response.status, _excerpt(response.content)
     kind = response.headers.get("Content-Type", "no content type")
     if is_send:
         return OutcomeUnknownError(

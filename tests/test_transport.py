@@ -1,0 +1,260 @@
+"""The transports: httpx (default) and native aiohttp behave alike over real sockets.
+
+Endpoint, refusal, fault and TLS behaviour runs on both backends in test_client.py; here are
+what the backends could get wrong on their own: headers, redirects, proxies, pool size, the
+error table, and secrets in what they raise or log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import socket
+import ssl
+import sys
+from collections.abc import AsyncIterator
+
+import aiohttp
+import msgspec
+import pytest
+from aiohttp.client_reqrep import ConnectionKey
+
+from texin_async import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    OutcomeUnknownError,
+    RetryPolicy,
+    TexinClient,
+    TexinError,
+)
+from texin_async._transport import TransportChoice, _error_table, _translate
+from texin_async.testing import Account, Fault, TexinEmulator
+
+pytestmark = pytest.mark.anyio
+
+CANARY = "canary-SECRET-KEY-0123456789"
+ONCE = RetryPolicy(attempts=1)
+BALANCE = b'{"success": true, "sms_balance": 7}'
+BACKENDS = [pytest.param(None, id="httpx"), pytest.param("aiohttp", id="aiohttp")]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> TransportChoice:
+    choice: TransportChoice = request.param
+    return choice
+
+
+def http_answer(status: str, body: bytes = b"", **headers: str) -> bytes:
+    """A whole HTTP/1.1 answer that closes its connection."""
+    lines = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+class Canned:
+    """A loopback server giving every request the same bytes, and keeping what it got."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.requests: list[bytes] = []
+        self.port = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+            body = await reader.readexactly(int(length[1]) if length else 0)
+            self.requests.append(head + body)
+            writer.write(self.answer)
+            await writer.drain()
+        writer.close()
+
+
+@contextlib.asynccontextmanager
+async def canned(answer: bytes) -> AsyncIterator[Canned]:
+    server = Canned(answer)
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    server.port = listener.sockets[0].getsockname()[1]
+    async with listener:
+        yield server
+
+
+# -- what goes on the wire -------------------------------------------------------------------
+
+
+async def test_backends_send_the_same_request(backend: TransportChoice) -> None:
+    """Method, path, User-Agent, JSON content type and the key in the body, on both."""
+    async with canned(http_answer("200 OK", BALANCE)) as server:
+        url = f"http://127.0.0.1:{server.port}/api/"
+        async with TexinClient(CANARY, base_url=url, transport=backend) as client:
+            assert (await client.get_balance()).sms_balance == 7
+    head, _, body = server.requests[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"POST /api/get_balance HTTP/1.1\r\n")
+    for header in (b"user-agent: texin-async/0.1.0", b"content-type: application/json"):
+        assert header in head.lower()
+    assert b"accept: application/json" in head.lower()
+    assert msgspec.json.decode(body) == {"api_key": CANARY}
+
+
+async def test_redirect_is_never_followed(backend: TransportChoice) -> None:
+    """A 301 is an APIError naming its target; the key is not posted anywhere else."""
+    answer = http_answer("301 Moved Permanently", Location="https://elsewhere.example/")
+    async with canned(answer) as server:
+        url = f"http://127.0.0.1:{server.port}/api/"
+        async with TexinClient(CANARY, base_url=url, transport=backend) as client:
+            with pytest.raises(APIError, match=r"redirect to https://elsewhere\.example/"):
+                await client.send_sms("0712345678", "hi")
+    assert len(server.requests) == 1
+
+
+async def test_proxy_from_the_environment_is_used(
+    backend: TransportChoice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY is honoured alike: the request goes to the proxy in absolute form."""
+    async with canned(http_answer("200 OK", BALANCE)) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        url = "http://texin.invalid/api/"
+        async with TexinClient(
+            CANARY, base_url=url, transport=backend, allow_insecure_http=True
+        ) as client:
+            assert (await client.get_balance()).sms_balance == 7
+    assert proxy.requests[0].startswith(b"POST http://texin.invalid/api/get_balance HTTP/1.1")
+
+
+async def test_pool_size_bounds_connections(
+    backend: TransportChoice, texin_emulator: TexinEmulator, texin_emulator_url: str
+) -> None:
+    """max_connections caps the sockets opened, however many calls are waiting."""
+    async with TexinClient(
+        "texin-test-key", base_url=texin_emulator_url, max_connections=2, transport=backend
+    ) as client:
+        await asyncio.gather(*(client.get_balance() for _ in range(20)))
+    assert 1 <= texin_emulator.connections_opened <= 2
+
+
+# -- choosing a backend ----------------------------------------------------------------------
+
+
+def test_unknown_backend_name_is_refused() -> None:
+    """A transport name other than 'aiohttp' is refused, naming what is accepted."""
+    with pytest.raises(ValueError, match="'aiohttp'"):
+        TexinClient(CANARY, transport="requests")  # type: ignore[arg-type]
+
+
+def test_aiohttp_backend_without_aiohttp_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without aiohttp installed, construction fails saying what to install."""
+    monkeypatch.setitem(sys.modules, "aiohttp", None)
+    with pytest.raises(ImportError, match=re.escape("pip install 'texin-async[aiohttp]'")):
+        TexinClient(CANARY, transport="aiohttp")
+
+
+async def test_aiohttp_backend_is_made_outside_a_loop_and_closes_unused() -> None:
+    """Construction needs no running loop (the session comes on first use); aclose is safe."""
+    client = await asyncio.to_thread(TexinClient, CANARY, transport="aiohttp")
+    await client.aclose()
+    await client.aclose()
+
+
+# -- aiohttp's failures, by what they prove --------------------------------------------------
+
+_KEY = ConnectionKey("127.0.0.1", 443, True, True, None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [
+        (
+            aiohttp.ClientConnectorError(_KEY, ConnectionRefusedError(111, "refused")),
+            APIConnectionError,
+        ),
+        (aiohttp.ClientConnectorDNSError(_KEY, OSError(-2, "no such host")), APIConnectionError),
+        (
+            aiohttp.ClientConnectorCertificateError(_KEY, ssl.SSLCertVerificationError("bad")),
+            APIConnectionError,
+        ),
+        (aiohttp.ClientConnectorSSLError(_KEY, ssl.SSLError("handshake")), APIConnectionError),
+        (aiohttp.ClientProxyConnectionError(_KEY, OSError(111, "proxy")), APIConnectionError),
+        (aiohttp.ConnectionTimeoutError("no connection in time"), APIConnectionError),
+        (aiohttp.InvalidUrlClientError("http://"), APIConnectionError),
+        (aiohttp.SocketTimeoutError("no answer in time"), APITimeoutError),
+        (aiohttp.ServerTimeoutError("no answer in time"), APITimeoutError),
+        (asyncio.TimeoutError(), APITimeoutError),
+        (aiohttp.ServerDisconnectedError(), OutcomeUnknownError),
+        (aiohttp.ClientPayloadError("truncated"), OutcomeUnknownError),
+        (aiohttp.ClientOSError(104, "Connection reset by peer"), OutcomeUnknownError),
+        (aiohttp.ClientConnectionResetError("closing transport"), OutcomeUnknownError),
+        (aiohttp.ClientError("anything else"), OutcomeUnknownError),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
+)
+def test_aiohttp_errors_map_by_what_they_prove(
+    error: BaseException, raised: type[TexinError]
+) -> None:
+    """Only a failure to connect is 'never sent'; a timeout after sending is a timeout."""
+    translated = _translate(_error_table(), error, "send_sms")
+    assert type(translated) is raised
+    assert translated.endpoint == "send_sms"
+    assert translated.message.startswith("send_sms: ")
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+def _assert_no_canary(error: BaseException | None) -> None:
+    while error is not None:
+        assert CANARY not in str(error)
+        assert CANARY not in repr(error)
+        assert CANARY not in repr(getattr(error, "body", ""))
+        error = error.__cause__ or error.__context__
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.SERVER_ERROR,
+        Fault.DROP_BEFORE,
+        Fault.DROP_AFTER,
+        Fault.SLOW_AFTER,
+        Fault.HTML_502,
+        Fault.TRUNCATED_JSON,
+        Fault.RATE_LIMIT,
+    ],
+)
+async def test_api_key_never_appears_in_errors_or_logs_over_sockets(
+    backend: TransportChoice,
+    fault: Fault,
+    texin_emulator: TexinEmulator,
+    texin_emulator_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each fault, on each backend: the canary key is in no error, cause or log record."""
+    caplog.set_level(logging.DEBUG)
+    texin_emulator.add_account(Account(api_key=CANARY))
+    texin_emulator.faults.schedule(fault)
+    async with TexinClient(
+        CANARY, base_url=texin_emulator_url, retry=ONCE, timeout=0.3, transport=backend
+    ) as client:
+        with pytest.raises(TexinError) as caught:
+            await client.send_sms("0712345678", "hi")
+    _assert_no_canary(caught.value)
+    assert all(CANARY not in r.getMessage() for r in caplog.records)
+
+
+async def test_api_key_never_appears_when_unreachable(
+    backend: TransportChoice, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused connection, retried, leaves no trace of the key either."""
+    caplog.set_level(logging.DEBUG)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    fast = RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0)
+    url = f"http://127.0.0.1:{port}/api/"
+    async with TexinClient(CANARY, base_url=url, retry=fast, transport=backend) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.send_sms("0712345678", "hi")
+    _assert_no_canary(caught.value)
+    assert all(CANARY not in r.getMessage() for r in caplog.records)

@@ -1,0 +1,274 @@
+"""Sending one request and getting its bytes back: httpx by default, or native aiohttp.
+
+The client needs little from HTTP: post some JSON, get a status, two headers and the body,
+and know whether a failure happened before the request left. :class:`Transport` is that
+much. httpx stays the default; :class:`AiohttpTransport` sends on a native aiohttp session
+because httpx's model layer (Request, URL, Headers, Response) costs more CPU per request
+than aiohttp's whole exchange.
+
+Each backend translates its own failures with the same rule as
+:func:`~texin_async._exceptions.map_transport_errors`: only a failure to connect proves the
+request was not sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+import httpx
+
+from ._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    OutcomeUnknownError,
+    TexinError,
+    map_transport_errors,
+)
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = [
+    "AiohttpTransport",
+    "HttpxTransport",
+    "RawResponse",
+    "Transport",
+    "TransportChoice",
+    "open_transport",
+    "ssl_context",
+]
+
+USER_AGENT = "texin-async/0.1.0"
+_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+_JSON = {"Content-Type": "application/json"}
+
+#: What ``TexinClient(transport=...)`` takes: an httpx transport, or a native backend's name.
+TransportChoice = httpx.AsyncBaseTransport | Literal["aiohttp"] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """An HTTP answer reduced to what classification reads, whichever backend got it."""
+
+    status: int
+    #: Case-insensitive (httpx.Headers, aiohttp's CIMultiDictProxy): no copy is made.
+    headers: Mapping[str, str]
+    content: bytes
+    #: The status line's reason phrase, for refusals without a JSON message.
+    reason: str = ""
+
+
+class Transport(Protocol):
+    """Sends one request on a shared pool; raises only our transport errors."""
+
+    async def request(
+        self, method: str, url: str, body: bytes | None, *, endpoint: str
+    ) -> RawResponse:
+        """Send ``body`` and read the whole answer.
+
+        Raises:
+            APIConnectionError: Never reached the API: nothing was sent.
+            APITimeoutError: Sent, and no answer in time.
+            OutcomeUnknownError: Sent, and the connection failed before a full answer.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Close the pool, if this transport owns it."""
+        ...
+
+
+def open_transport(
+    choice: TransportChoice,
+    http_client: httpx.AsyncClient | None,
+    *,
+    verify: ssl.SSLContext | str | None,
+    timeout: httpx.Timeout,
+    max_connections: int,
+) -> Transport:
+    """The transport for ``TexinClient(transport=..., http_client=...)``.
+
+    Raises:
+        ValueError: ``choice`` is a string other than ``"aiohttp"``.
+        ImportError: ``"aiohttp"`` without the ``aiohttp`` extra installed.
+    """
+    if http_client is not None:
+        return HttpxTransport(http_client, timeout=timeout, owned=False)
+    if isinstance(choice, str):
+        if choice != "aiohttp":
+            raise ValueError(f"transport must be an httpx transport or 'aiohttp', got {choice!r}")
+        return AiohttpTransport(verify=verify, timeout=timeout, max_connections=max_connections)
+    client = httpx.AsyncClient(
+        transport=choice,
+        verify=ssl_context(verify),
+        timeout=timeout,
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+        follow_redirects=False,
+        headers=_HEADERS,
+    )
+    return HttpxTransport(client, timeout=timeout, owned=True)
+
+
+def ssl_context(verify: ssl.SSLContext | str | None) -> ssl.SSLContext:
+    """A verifying context: the one given, one for a CA bundle, or httpx's default trust."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return httpx.create_ssl_context() if verify is None else verify
+
+
+class HttpxTransport:
+    """Sends on an ``httpx.AsyncClient``: the SDK's own, or one the caller owns."""
+
+    __slots__ = ("_client", "_owned", "_timeout")
+
+    def __init__(self, client: httpx.AsyncClient, *, timeout: httpx.Timeout, owned: bool) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._owned = owned
+
+    async def request(
+        self, method: str, url: str, body: bytes | None, *, endpoint: str
+    ) -> RawResponse:
+        """Send through httpx; its errors are mapped by ``map_transport_errors``."""
+        with map_transport_errors(endpoint):
+            response = await self._client.request(
+                method, url, content=body, headers=_JSON, timeout=self._timeout
+            )
+        return RawResponse(
+            response.status_code, response.headers, response.content, response.reason_phrase
+        )
+
+    async def aclose(self) -> None:
+        """Close the client unless the caller owns it."""
+        if self._owned:
+            await self._client.aclose()
+
+
+class AiohttpTransport:
+    """Sends on one native ``aiohttp.ClientSession`` (the ``aiohttp`` extra).
+
+    Settings match the httpx path: the same TLS trust, a pool of ``max_connections``,
+    redirects never followed, a proxy read once from the environment. The session is made
+    on first use, because aiohttp binds it to the running event loop (asyncio only).
+
+    Timeouts map from ``httpx.Timeout``: ``connect`` plus ``pool`` bound getting a
+    connection, ``read`` bounds each wait for answer bytes. No total is set (httpx sets none)
+    and aiohttp has no write timeout: request bodies fit in the socket buffer.
+    """
+
+    __slots__ = ("_errors", "_proxy", "_session", "_settings", "_table")
+
+    def __init__(
+        self, *, verify: ssl.SSLContext | str | None, timeout: httpx.Timeout, max_connections: int
+    ) -> None:
+        _require_aiohttp()
+        import aiohttp
+
+        self._table = _error_table()
+        self._errors = (aiohttp.ClientError, asyncio.TimeoutError)
+        self._settings = (ssl_context(verify), _client_timeout(timeout), max_connections)
+        self._session: aiohttp.ClientSession | None = None
+        self._proxy: str | None = None
+
+    async def request(
+        self, method: str, url: str, body: bytes | None, *, endpoint: str
+    ) -> RawResponse:
+        """Send through aiohttp; its errors are mapped by :func:`_error_table`."""
+        session = self._session or self._open(url)
+        try:
+            async with session.request(
+                method, url, data=body, allow_redirects=False, proxy=self._proxy
+            ) as response:
+                content = await response.read()
+        except self._errors as exc:
+            raise _translate(self._table, exc, endpoint) from exc
+        return RawResponse(response.status, response.headers, content, response.reason or "")
+
+    async def aclose(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+
+    def _open(self, url: str) -> aiohttp.ClientSession:
+        import aiohttp
+
+        context, timeout, limit = self._settings
+        self._proxy = _env_proxy(url)
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=limit, ssl=context),
+            timeout=timeout,
+            headers={**_HEADERS, **_JSON},
+        )
+        return self._session
+
+
+def _require_aiohttp() -> None:
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "transport='aiohttp' needs aiohttp: pip install 'texin-async[aiohttp]'"
+        ) from exc
+
+
+def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+    import aiohttp
+
+    connect, pool = timeout.connect, timeout.pool
+    # aiohttp's ``connect`` covers the wait for a pooled connection and the connecting.
+    acquire = None if connect is None or pool is None else connect + pool
+    return aiohttp.ClientTimeout(
+        total=None, connect=acquire, sock_connect=connect, sock_read=timeout.read
+    )
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``, ...)."""
+    parsed = httpx.URL(url)
+    if urllib.request.proxy_bypass(parsed.host):
+        return None
+    return urllib.request.getproxies().get(parsed.scheme)
+
+
+def _error_table() -> dict[type[BaseException], type[TexinError]]:
+    """aiohttp's failures by class; the most specific class in an error's MRO wins."""
+    import aiohttp
+
+    return {
+        # Refused, DNS, proxy, TLS handshake or certificate: nothing was sent.
+        aiohttp.ClientConnectorError: APIConnectionError,
+        aiohttp.ClientSSLError: APIConnectionError,
+        aiohttp.ClientHttpProxyError: APIConnectionError,
+        aiohttp.InvalidURL: APIConnectionError,
+        # No connection in time (connecting, or a free one from the pool): nothing was sent.
+        aiohttp.ConnectionTimeoutError: APIConnectionError,
+        # No answer bytes in time, once the request was written.
+        aiohttp.ServerTimeoutError: APITimeoutError,
+        asyncio.TimeoutError: APITimeoutError,
+        # Disconnects, resets, truncated bodies, bad HTTP: after the request left.
+        aiohttp.ClientError: OutcomeUnknownError,
+    }
+
+
+_MESSAGES: dict[type[TexinError], str] = {
+    APIConnectionError: "{endpoint}: could not reach the API ({name}: {exc})",
+    APITimeoutError: "{endpoint}: no answer in time after the request was sent ({name})",
+    OutcomeUnknownError: "{endpoint}: the connection failed after the request was sent "
+    "({name}: {exc})",
+}
+
+
+def _translate(
+    table: Mapping[type[BaseException], type[TexinError]], exc: BaseException, endpoint: str
+) -> TexinError:
+    """Our error for ``exc``, worded like :func:`map_transport_errors` words it."""
+    cls = next(table[c] for c in type(exc).__mro__ if c in table)
+    message = _MESSAGES[cls].format(endpoint=endpoint, name=type(exc).__name__, exc=exc)
+    return cls(message, endpoint=endpoint)
