@@ -18,6 +18,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from benchmarks._common import emulator_process, table
 from texin_async import RateLimit, TexinClient
+from texin_async._transport import TransportChoice
 
 KEY = "bench-key"
 N, ROUNDS = 1000, 3
@@ -74,7 +75,7 @@ async def raw_aiohttp(url: str, c: int) -> float:
         return await timed(c, one)
 
 
-async def sdk(url: str, c: int, transport: httpx.AsyncBaseTransport | None = None) -> float:
+async def sdk(url: str, c: int, transport: TransportChoice = None) -> float:
     # The default per-key limiter stays on (100/min would throttle, so a huge budget).
     budget = RateLimit(max_rate=10**9, time_period=60.0)
     async with TexinClient(
@@ -83,9 +84,13 @@ async def sdk(url: str, c: int, transport: httpx.AsyncBaseTransport | None = Non
         return await timed(c, lambda: client.send_sms("0712345678", "Benchmark message"))
 
 
-async def sdk_aiohttp(url: str, c: int) -> float:
+async def sdk_httpx_aiohttp(url: str, c: int) -> float:
     limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
     return await sdk(url, c, AiohttpTransport(limits=limits))
+
+
+async def sdk_native_aiohttp(url: str, c: int) -> float:
+    return await sdk(url, c, "aiohttp")
 
 
 async def timed(c: int, one: Callable[[], Awaitable[object]]) -> float:
@@ -100,7 +105,8 @@ RUNS: dict[str, Run] = {
     "bare httpx post + json.loads": raw_httpx,
     "texin_async (httpx)": sdk,
     "bare aiohttp post + json.loads": raw_aiohttp,
-    "texin_async (aiohttp transport)": sdk_aiohttp,
+    "texin_async (httpx_aiohttp transport)": sdk_httpx_aiohttp,
+    "texin_async (native aiohttp)": sdk_native_aiohttp,
     "bare httpx2 post + json.loads": raw_httpx2,
 }
 
