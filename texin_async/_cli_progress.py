@@ -105,6 +105,8 @@ class ProgressDisplay:
         tb: TracebackType | None,
     ) -> None:
         if self._task is not None:
+            if exc_type is None:  # Done: the rows counted, not the estimate, are the total.
+                self._total = self._progress.done
             self._update()
             self._bar.stop()
 
