@@ -1,6 +1,6 @@
 """Sending one request and getting its bytes back: httpx by default, or native aiohttp.
 
-The client needs little from HTTP: post some JSON, get a status, two headers and the body,
+The client needs little from HTTP: post some JSON, get a status, a few headers and the body,
 and know whether a failure happened before the request left. :class:`Transport` is that
 much. httpx stays the default; :class:`AiohttpTransport` sends on a native aiohttp session
 because httpx's model layer (Request, URL, Headers, Response) costs more CPU per request
@@ -43,8 +43,8 @@ __all__ = [
     "ssl_context",
 ]
 
-USER_AGENT = "texin-async/0.1.0"
-_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+_USER_AGENT = "texin-async/0.1.0"
+_HEADERS = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
 _JSON = {"Content-Type": "application/json"}
 
 #: What ``TexinClient(transport=...)`` takes: an httpx transport, or a native backend's name.
@@ -159,8 +159,9 @@ class AiohttpTransport:
     on first use, because aiohttp binds it to the running event loop (asyncio only).
 
     Timeouts map from ``httpx.Timeout``: ``connect`` plus ``pool`` bound getting a
-    connection, ``read`` bounds each wait for answer bytes. No total is set (httpx sets none)
-    and aiohttp has no write timeout: request bodies fit in the socket buffer.
+    connection, ``read`` bounds each wait for answer bytes. No total is set (httpx sets
+    none). aiohttp has no write timeout: a body larger than the socket buffer (a bulk send
+    to thousands of numbers) could wait on a server that stopped reading.
     """
 
     __slots__ = ("_errors", "_proxy", "_session", "_settings", "_table")
@@ -168,9 +169,12 @@ class AiohttpTransport:
     def __init__(
         self, *, verify: ssl.SSLContext | str | None, timeout: httpx.Timeout, max_connections: int
     ) -> None:
-        _require_aiohttp()
-        import aiohttp
-
+        try:
+            import aiohttp
+        except ImportError as exc:
+            raise ImportError(
+                "transport='aiohttp' needs aiohttp: pip install 'texin-async[aiohttp]'"
+            ) from exc
         self._table = _error_table()
         self._errors = (aiohttp.ClientError, asyncio.TimeoutError)
         self._settings = (ssl_context(verify), _client_timeout(timeout), max_connections)
@@ -207,15 +211,6 @@ class AiohttpTransport:
             headers={**_HEADERS, **_JSON},
         )
         return self._session
-
-
-def _require_aiohttp() -> None:
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(
-            "transport='aiohttp' needs aiohttp: pip install 'texin-async[aiohttp]'"
-        ) from exc
 
 
 def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
