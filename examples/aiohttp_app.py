@@ -10,8 +10,8 @@ Run it against the emulator, no key needed::
     TEXIN_BASE_URL=http://127.0.0.1:8001/api/ TEXIN_API_KEY=texin-test-key \\
         python -m aiohttp.web -P 8000 examples.aiohttp_app:make_app
 
-To pool connections through aiohttp itself, pass
-``transport=httpx_aiohttp.AiohttpTransport()`` to TexinClient (the ``aiohttp`` extra).
+The client sends on a native aiohttp session (``transport="aiohttp"``, the ``aiohttp``
+extra), the same library the app already runs on.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ CAMPAIGNS = web.AppKey("campaigns", Campaigns)
 
 async def texin_context(app: web.Application) -> AsyncIterator[None]:
     """One client for the app's life; TEXIN_API_KEY/TEXIN_BASE_URL from the environment."""
-    async with TexinClient() as client:
+    async with TexinClient(transport="aiohttp") as client:
         app[TEXIN] = client
         app[CAMPAIGNS] = Campaigns(client)
         yield
