@@ -14,14 +14,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-import anyio
 import msgspec
 import typer
 from rich.table import Table
 
 from ._batch_models import BatchReport, Outcome
 from ._cli import EXIT_BATCH_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BadInput
-from ._cli_common import JsonOption, Settings, fail, print_json, settings_of, stderr, stdout
+from ._cli_common import (
+    JsonOption,
+    Settings,
+    fail,
+    print_json,
+    run_loop,
+    settings_of,
+    stderr,
+    stdout,
+)
 from ._cli_csv import CsvRows, ReportWriter, open_rows
 from ._cli_progress import ProgressDisplay, format_seconds, run_beside
 from ._exceptions import TexinError
@@ -136,7 +144,7 @@ def _run(settings: Settings, rows: CsvRows, options: _Options) -> int:
         progress, stderr, total=rows.estimated_rows, enabled=not settings.json
     )
     try:
-        result = anyio.run(_send, settings, rows, options, progress, writer, display)
+        result = run_loop(_send, settings, rows, options, progress, writer, display)
     except KeyboardInterrupt:
         _interrupted(settings, progress, options)
         return EXIT_INTERRUPTED

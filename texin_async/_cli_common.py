@@ -6,6 +6,7 @@ line on stderr (a traceback too with ``--debug``) and the documented exit code.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
@@ -94,10 +95,23 @@ def settings_of(ctx: typer.Context, json: bool = False) -> Settings:
     return settings.with_json(json)
 
 
+def run_loop(work: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+    """``anyio.run(work, *args)``, where Ctrl-C always surfaces as KeyboardInterrupt.
+
+    On Python 3.10 the runner cancels the main task on SIGINT but, lacking
+    ``Task.uncancel``, lets the ``CancelledError`` out instead; at the top of the program
+    a cancellation can only have come from the interrupt.
+    """
+    try:
+        return anyio.run(work, *args)
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
+
+
 def run_async(settings: Settings, work: Callable[[], Awaitable[_T]]) -> _T:
     """Run ``work`` in a fresh event loop; an SDK error exits with its code and one line."""
     try:
-        return anyio.run(work)
+        return run_loop(work)
     except TexinError as exc:
         fail(settings, exc)
 

@@ -12,14 +12,13 @@ import random
 from collections.abc import Iterator
 from typing import Annotated
 
-import anyio
 import msgspec
 import typer
 
 from ._batch_models import BatchReport, Message
 from ._cli import BadInput
 from ._cli_batch import print_report
-from ._cli_common import JsonOption, fail, print_json, settings_of, stderr, stdout
+from ._cli_common import JsonOption, fail, print_json, run_loop, settings_of, stderr, stdout
 from ._cli_progress import ProgressDisplay, run_beside
 from ._client import TexinClient
 from ._config import DEFAULT_RATE_LIMIT, RateLimit
@@ -102,7 +101,7 @@ def demo(
     except ValueError as exc:
         fail(settings, BadInput(f"--rate-limit: {exc}"))
     try:
-        report = anyio.run(_run_demo, size, limit, settings.json)
+        report = run_loop(_run_demo, size, limit, settings.json)
     except TexinError as exc:
         fail(settings, exc)
     except KeyboardInterrupt:
