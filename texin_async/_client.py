@@ -157,7 +157,7 @@ class TexinClient:
         self.retry = retry
         self._timeout = to_timeout(timeout)
         self._limiter = limiter if limiter is not None else LocalRateLimiter.shared(rate_limit)
-        self._in_flight = anyio.Semaphore(max_connections)
+        self._in_flight = anyio.Semaphore(max_connections, fast_acquire=True)
         self._transport = open_transport(
             transport,
             http_client,

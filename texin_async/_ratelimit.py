@@ -84,7 +84,8 @@ class SlidingWindow:
         )
         self._in_flight = 0
         self._paused_until = float("-inf")
-        self._lock = anyio.Lock()
+        # fast_acquire: an uncontended request skips a trip through the event loop.
+        self._lock = anyio.Lock(fast_acquire=True)
         self._changed = anyio.Event()
         self._clock = clock
         self._sleep = sleep
