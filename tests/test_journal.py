@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 from batch_job import FAST, check_outcomes
 
@@ -105,6 +106,25 @@ async def test_items_in_flight_at_a_crash_are_unknown_and_not_resent(
     assert {o.status for o in outcomes[5:]} == {OutcomeStatus.SENT}
     assert not any(texin_emulator.processed(texin_api_key)[f"2547{i:08d}"] for i in range(5))
     assert states(journal) == {ItemState.UNKNOWN: 5, ItemState.SENT: 15}
+
+
+async def test_items_still_waiting_for_the_budget_are_not_unknown(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str, journal: Path
+) -> None:
+    """Stopped while chunks wait for the rate limit: only what left is in flight; a resume
+    sends the rest, reports nothing unknown and sends nothing twice."""
+    batch = [Message(f"07{i:08d}", f"text {i}") for i in range(6)]  # one send_sms each
+    slow = RateLimit(max_rate=2, time_period=60.0)
+    async with TexinClient(
+        texin_api_key, base_url=texin_emulator_url, rate_limit=slow, retry=FAST
+    ) as client:
+        with anyio.move_on_after(1.0):  # two leave at once, four wait a minute for budget
+            await client.send_batch(batch, max_in_flight=6, journal=journal)
+    assert states(journal)[ItemState.IN_FLIGHT.value] == 0
+    async with TexinClient(texin_api_key, base_url=texin_emulator_url, retry=FAST) as client:
+        report = await client.send_batch(batch, max_in_flight=6, journal=journal)
+    assert (report.sent, report.unknown) == (6, 0)
+    assert set(texin_emulator.processed(texin_api_key).values()) == {1}
 
 
 async def test_resend_unknown_sends_unknown_items_again(

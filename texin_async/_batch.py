@@ -30,6 +30,7 @@ from collections.abc import (
     Iterable,
 )
 from contextlib import aclosing, asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, Union
 
 import anyio
@@ -46,6 +47,7 @@ from ._batch_models import (
 )
 from ._coalesce import Chunk, Item, Planner
 from ._exceptions import TexinError
+from ._hooks import before_send
 from ._journal import ItemState, Journal, JournalReader, JournalRow, fingerprint, mismatch
 from ._outcomes import (
     NOT_AN_ITEM,
@@ -287,22 +289,28 @@ class _Engine:
             units = count_units(chunk.text)
             return [outcome_of(item, OutcomeStatus.PLANNED, units=units) for item in chunk.items]
         journal = self.journal
+        token = None
         if journal is not None:
             in_flight = [
                 JournalRow(item.index, item.fp, ItemState.IN_FLIGHT, item.normalized)
                 for item in chunk.items
             ]
-            await journal.record(chunk.records + in_flight)
+            # Written once the limiter lets the request go (again on each retry), so items
+            # still waiting for the budget at a crash are not reported unknown.
+            token = before_send.set(partial(journal.record, chunk.records + in_flight))
         self.progress.requests += 1
         self.progress.in_flight += 1
         try:
             outcomes = await self._send(chunk)
         finally:
             self.progress.in_flight -= 1
+            if token is not None:
+                before_send.reset(token)
         if journal is not None:
             with anyio.CancelScope(shield=True):  # an answer in hand is always recorded
                 rows = map(row_of, outcomes, (item.fp for item in chunk.items))
-                await journal.record(list(rows))
+                # chunk.records again (an upsert): the hook may not have run at all.
+                await journal.record([*chunk.records, *rows])
         return outcomes
 
     async def _send(self, chunk: Chunk) -> list[Outcome]:

@@ -34,6 +34,7 @@ from ._config import (
     to_timeout,
 )
 from ._exceptions import InvalidRequestError, RateLimitError
+from ._hooks import before_send
 from ._models import ApiInfo, Balance, BulkSMSResult, ConnectionTest, MessageStatus, SMSResult
 from ._phone import normalize_recipient
 from ._progress import BatchProgress
@@ -265,6 +266,8 @@ class TexinClient:
                 await self._limiter.acquire(self.key_id)
                 started = time.perf_counter()
                 try:
+                    if (hook := before_send.get()) is not None:
+                        await hook()
                     response = await self._transport.request(
                         endpoint.method, url, body, endpoint=endpoint.name
                     )
