@@ -170,6 +170,25 @@ def test_normalisation_is_idempotent(subscriber: str, fmt: Callable[[str], str])
     assert normalize_recipient(once) == once
 
 
+@given(
+    subscriber=subscribers,
+    fmt=st.sampled_from(FORMATS),
+    before=st.text(alphabet=" \t\n", max_size=4),
+    after=st.text(alphabet=" \t\n", max_size=4),
+)
+def test_padding_around_any_format_still_gives_the_canonical_number(
+    subscriber: str, fmt: Callable[[str], str], before: str, after: str
+) -> None:
+    """Whitespace around a number is dropped, whatever its length ('   712345678' too)."""
+    assert normalize_recipient(before + fmt(subscriber) + after) == "254" + subscriber
+
+
+@pytest.mark.parametrize("padded", ["   712345678", "  0712345678", "\t\t\t712345678"])
+def test_padding_that_makes_twelve_characters_is_not_taken_as_canonical(padded: str) -> None:
+    """Twelve characters with the digits starting at index 3 are not necessarily 254…."""
+    assert normalize_recipient(padded) == "254712345678"
+
+
 @given(text=st.text())
 def test_random_text_is_refused_or_canonical(text: str) -> None:
     """Arbitrary text never crashes: it is refused or yields a canonical number."""

@@ -47,7 +47,12 @@ def try_normalize_recipient(recipient: object) -> str | None:
     match = _RECIPIENT.fullmatch(recipient)
     if match is None:
         return None
-    if match.start(1) == 3 and len(recipient) == 12 and type(recipient) is str:
+    if (
+        match.start(1) == 3
+        and len(recipient) == 12
+        and type(recipient) is str
+        and recipient.startswith("254")  # not "   712345678": padding also ends at 3
+    ):
         return recipient  # Already canonical ("254" + 9 digits): no new string.
     subscriber = match.group(1)
     if len(subscriber) != 9:
