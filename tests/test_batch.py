@@ -154,6 +154,13 @@ async def test_duplicates_are_each_sent_in_separate_requests(
     assert sends(emulator, texin_api_key) == {"send_bulk_sms": 1, "send_sms": 2}
 
 
+async def test_bulk_units_are_the_servers_count(client: TexinClient) -> None:
+    """Each SENT item of a bulk gets units_used / successful, not the SDK's own estimate."""
+    text = "Sale today " + "x" * 88 + "\N{GRINNING FACE}"  # UCS-2: 2 units; by length: 1
+    outcomes = await collect(client, [(n, text) for n in numbers(5)])
+    assert [(o.status, o.units) for o in outcomes] == [(OutcomeStatus.SENT, 1)] * 5
+
+
 async def test_iter_batch_yields_one_outcome_per_item_with_its_ref(client: TexinClient) -> None:
     """Refs come back as given, defaulting to the item's index; recipients as written."""
     items: list[Message | tuple[str, str]] = [

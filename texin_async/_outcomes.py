@@ -90,8 +90,13 @@ def row_of(outcome: Outcome, fp: bytes) -> JournalRow:
     )
 
 
-def bulk_outcomes(items: list[Item], result: BulkSMSResult, units: int) -> list[Outcome]:
-    """Each item's outcome from a bulk answer, keyed by normalised number."""
+def bulk_outcomes(items: list[Item], result: BulkSMSResult, estimate: int) -> list[Outcome]:
+    """Each item's outcome from a bulk answer, keyed by normalised number.
+
+    ``estimate`` is the SDK's own count of units per message, used only when the answer's
+    ``units_used`` does not split evenly over its successful sends.
+    """
+    units = _units_each(result, estimate)
     ids = _by_number(result.message_ids)
     failed = _by_number(result.failed_recipients)
     refused = {try_normalize_recipient(n) or n for n in result.invalid_numbers}
@@ -111,6 +116,17 @@ def bulk_outcomes(items: list[Item], result: BulkSMSResult, units: int) -> list[
             reason = "the bulk answer did not mention this number"
             outcomes.append(outcome_of(item, OutcomeStatus.UNKNOWN, error=reason))
     return outcomes
+
+
+def _units_each(result: BulkSMSResult, estimate: int) -> int:
+    """Units per sent message of a bulk: the server's count when it splits evenly.
+
+    The server bills what it counts, which may differ from the SDK's GSM-7/UCS-2 estimate.
+    """
+    used, successful = result.units_used, result.statistics.successful
+    if used > 0 and successful > 0 and used % successful == 0:
+        return used // successful
+    return estimate
 
 
 def _by_number(answer: dict[str, Any]) -> dict[str, Any]:
