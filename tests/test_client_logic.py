@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Callable
 
+import anyio
 import httpx
 import pytest
 
@@ -503,3 +504,49 @@ def test_rate_limit_is_validated() -> None:
     """A RateLimit that cannot work is refused at construction, naming the field."""
     with pytest.raises(ValueError, match="max_rate"):
         RateLimit(max_rate=0)
+
+
+async def test_an_earlier_unknown_outcome_is_not_hidden_by_a_later_refusal() -> None:
+    """With ambiguous retries on, a drop then 500s ends in OutcomeUnknownError: the
+    dropped attempt may have been processed, so "safe to retry" would be a lie."""
+    recorder = Recorder(httpx.RemoteProtocolError("dropped"), json_answer(500, error_body()))
+    policy = RetryPolicy(
+        attempts=3, wait_initial=0, wait_max=0, wait_jitter=0, retry_ambiguous_sends=True
+    )
+    async with client_for(recorder, retry=policy) as client:
+        with pytest.raises(OutcomeUnknownError) as caught:
+            await client.send_sms("0712345678", "hi")
+    assert isinstance(caught.value.__cause__, ServerError)
+    assert len(recorder.requests) == 3
+
+
+async def test_retry_details_count_time_from_the_first_attempt() -> None:
+    """RetryDetails.elapsed includes the first attempt, which runs outside tenacity."""
+    seen: list[RetryDetails] = []
+
+    async def slow_then_ok(request: httpx.Request) -> httpx.Response:
+        if not seen:
+            await anyio.sleep(0.2)
+            return json_answer(500, error_body())
+        return json_answer(200, SENT)
+
+    policy = RetryPolicy(
+        attempts=2, wait_initial=0, wait_max=0, wait_jitter=0, on_retry=seen.append
+    )
+    async with client_for(slow_then_ok, retry=policy) as client:
+        await client.send_sms("0712345678", "hi")
+    assert seen[0].elapsed >= 0.2
+
+
+async def test_429_without_retry_after_backs_off_instead_of_retrying_at_once() -> None:
+    """No Retry-After: the task backs off as for any retry, and the key is not paused."""
+    limiter = RecordingLimiter()
+    seen: list[RetryDetails] = []
+    policy = RetryPolicy(
+        attempts=2, wait_initial=0.01, wait_max=0.01, wait_jitter=0, on_retry=seen.append
+    )
+    recorder = Recorder(json_answer(429, error_body()), json_answer(200, SENT))
+    async with client_for(recorder, limiter=limiter, retry=policy) as client:
+        await client.send_sms("0712345678", "hi")
+    assert limiter.pauses == []
+    assert seen[0].wait == pytest.approx(0.01)

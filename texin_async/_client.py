@@ -285,7 +285,9 @@ class TexinClient:
                     response, model, endpoint=endpoint.name, is_send=endpoint.is_send
                 )
             except RateLimitError as exc:
-                await self._limiter.pause(self.key_id, self._pause_for(exc))
+                if exc.retry_after is not None:  # hold every task of the key, not just this one
+                    pause = min(exc.retry_after, self.retry.max_retry_after)
+                    await self._limiter.pause(self.key_id, pause)
                 raise
 
         return await call_with_retries(
@@ -294,11 +296,6 @@ class TexinClient:
             is_send=endpoint.is_send,
             policy=self.retry,
         )
-
-    def _pause_for(self, error: RateLimitError) -> float:
-        """How long a 429 holds the key: Retry-After (capped), else the first backoff step."""
-        wait = error.retry_after if error.retry_after is not None else self.retry.wait_initial
-        return min(wait, self.retry.max_retry_after)
 
     def _with_sender(self, payload: dict[str, Any], sender_id: str | None) -> dict[str, Any]:
         sender = sender_id if sender_id is not None else self.sender_id

@@ -9,6 +9,7 @@ Tenacity does the looping and stays private here; callers see only our own error
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -86,7 +87,7 @@ class _Wait(_t.wait.wait_base):
 
     def __call__(self, retry_state: _t.RetryCallState) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(error, RateLimitError):
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
             return 0.0
         return float(self._backoff(retry_state))
 
@@ -107,10 +108,70 @@ async def call_with_retries(
         policy: Attempts, waits and the retry hook.
 
     Raises:
-        TexinError: The last attempt's error, as raised.
+        TexinError: The last attempt's error; but if any attempt of a send had an unknown
+            outcome, an OutcomeUnknownError, since that SMS may have gone out.
     """
+    started = time.monotonic()
+    # Most calls succeed at once: run the first attempt bare and only build the retry
+    # machinery (tens of µs a call) after a failure worth retrying.
+    try:
+        return await attempt()
+    except TexinError as exc:
+        if policy.attempts == 1 or not is_retryable(exc, is_send=is_send, policy=policy):
+            raise
+        first_failure = exc
+    ambiguous: list[OutcomeUnknownError] = []
 
-    def before_sleep(state: _t.RetryCallState) -> None:
+    async def tracked() -> _T:
+        try:
+            return await attempt()
+        except OutcomeUnknownError as exc:
+            ambiguous.append(exc)
+            raise
+
+    if isinstance(first_failure, OutcomeUnknownError):
+        ambiguous.append(first_failure)
+    try:
+        return await _retry(tracked, first_failure, endpoint, is_send, policy, started)
+    except TexinError as exc:
+        if not ambiguous or isinstance(exc, OutcomeUnknownError):
+            raise
+        # A later refusal does not undo an earlier attempt that may have been processed.
+        raise ambiguous[-1] from exc
+
+
+async def _retry(
+    attempt: Callable[[], Awaitable[_T]],
+    first_failure: TexinError,
+    endpoint: str,
+    is_send: bool,
+    policy: RetryPolicy,
+    started: float,
+) -> _T:
+    """Tenacity's loop, with ``first_failure`` replayed as its attempt 1."""
+    retrying = _t.AsyncRetrying(
+        stop=_t.stop_after_attempt(policy.attempts),
+        wait=_Wait(policy),
+        retry=_t.retry_if_exception(lambda e: is_retryable(e, is_send=is_send, policy=policy)),
+        before_sleep=_announcer(endpoint, policy, started),
+        reraise=True,
+    )
+    replay: TexinError | None = first_failure
+    async for try_ in retrying:
+        with try_:
+            if replay is not None:
+                failure, replay = replay, None
+                raise failure
+            result = await attempt()
+    return result
+
+
+def _announcer(
+    endpoint: str, policy: RetryPolicy, started: float
+) -> Callable[[_t.RetryCallState], None]:
+    """Tenacity's before_sleep: a log line and the policy's hook for every retry."""
+
+    def announce(state: _t.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         assert isinstance(error, TexinError)
         wait = state.upcoming_sleep
@@ -123,30 +184,7 @@ async def call_with_retries(
             extra={"texin_endpoint": endpoint, "texin_attempt": state.attempt_number},
         )
         if policy.on_retry is not None:
-            elapsed = state.seconds_since_start or 0.0
+            elapsed = time.monotonic() - started
             policy.on_retry(RetryDetails(endpoint, state.attempt_number, wait, elapsed, error))
 
-    # Most calls succeed at once: run the first attempt bare and only build the retry
-    # machinery (tens of µs a call) after a failure worth retrying.
-    try:
-        return await attempt()
-    except TexinError as exc:
-        if policy.attempts == 1 or not is_retryable(exc, is_send=is_send, policy=policy):
-            raise
-        first_failure: TexinError | None = exc
-
-    retrying = _t.AsyncRetrying(
-        stop=_t.stop_after_attempt(policy.attempts),
-        wait=_Wait(policy),
-        retry=_t.retry_if_exception(lambda e: is_retryable(e, is_send=is_send, policy=policy)),
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    async for try_ in retrying:
-        with try_:
-            if first_failure is not None:
-                # Replay the first failure as tenacity's attempt 1: counts and waits follow.
-                failure, first_failure = first_failure, None
-                raise failure
-            result = await attempt()
-    return result
+    return announce
