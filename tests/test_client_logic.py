@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 from collections.abc import Callable
 
 import anyio
@@ -550,3 +551,23 @@ async def test_429_without_retry_after_backs_off_instead_of_retrying_at_once() -
         await client.send_sms("0712345678", "hi")
     assert limiter.pauses == []
     assert seen[0].wait == pytest.approx(0.01)
+
+
+def test_an_ssl_context_that_does_not_verify_is_refused() -> None:
+    """verify= cannot smuggle in an unverified context: verification stays on."""
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
+    with pytest.raises(ValueError, match="cannot be turned off"):
+        TexinClient(CANARY, verify=unverified)
+
+
+async def test_a_callers_client_never_follows_redirects() -> None:
+    """Even an http_client built with follow_redirects=True does not re-post the key."""
+    recorder = Recorder(httpx.Response(307, headers={"Location": "http://elsewhere.example/"}))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(recorder), follow_redirects=True)
+    async with TexinClient(CANARY, base_url="http://127.0.0.1/api/", http_client=http) as client:
+        with pytest.raises(APIError, match="redirect"):
+            await client.send_sms("0712345678", "hi")
+    assert [r.url.host for r in recorder.requests] == ["127.0.0.1"]
+    await http.aclose()

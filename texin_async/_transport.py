@@ -117,10 +117,21 @@ def open_transport(
 
 
 def ssl_context(verify: ssl.SSLContext | str | None) -> ssl.SSLContext:
-    """A verifying context: the one given, one for a CA bundle, or httpx's default trust."""
+    """A verifying context: the one given, one for a CA bundle, or httpx's default trust.
+
+    Raises:
+        ValueError: The context given does not verify certificates and host names.
+    """
     if isinstance(verify, str):
         return ssl.create_default_context(cafile=verify)
-    return httpx.create_ssl_context() if verify is None else verify
+    if verify is None:
+        return httpx.create_ssl_context()
+    if verify.verify_mode != ssl.CERT_REQUIRED or not verify.check_hostname:
+        raise ValueError(
+            "verify= must check certificates and host names (CERT_REQUIRED, "
+            "check_hostname=True): TLS verification cannot be turned off"
+        )
+    return verify
 
 
 class HttpxTransport:
@@ -138,8 +149,15 @@ class HttpxTransport:
     ) -> RawResponse:
         """Send through httpx; its errors are mapped by ``map_transport_errors``."""
         with map_transport_errors(endpoint):
+            # follow_redirects=False even on a caller's client: a redirect would re-post
+            # the API key, maybe over plain http, maybe to another host, maybe twice.
             response = await self._client.request(
-                method, url, content=body, headers=_JSON, timeout=self._timeout
+                method,
+                url,
+                content=body,
+                headers=_JSON,
+                timeout=self._timeout,
+                follow_redirects=False,
             )
         return RawResponse(
             response.status_code, response.headers, response.content, response.reason_phrase
