@@ -24,6 +24,7 @@ import anyio
 import pytest
 import redis
 import redis.asyncio as aioredis
+from test_ratelimit import max_in_any_window
 
 from texin_async import (
     APIConnectionError,
@@ -122,15 +123,17 @@ def closed_url() -> str:
     return f"redis://127.0.0.1:{free_port()}/0"
 
 
-def max_in_any_window(times: list[float], period: float) -> int:
-    """Most timestamps inside any half-open window (t - period, t]."""
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while times[lo] <= t - period:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
+@contextlib.asynccontextmanager
+async def silent_redis() -> AsyncIterator[aioredis.Redis]:
+    """A client as a caller might pass (no socket timeout) to a port that never answers.
+
+    The kernel completes each connection on the listening socket, and nobody ever reads it.
+    """
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        async with aioredis.Redis(host="127.0.0.1", port=server.getsockname()[1]) as client:
+            yield client
 
 
 async def script_calls(client: aioredis.Redis) -> int:
@@ -437,6 +440,65 @@ async def test_fail_open_returns_to_redis_when_it_is_back(
         await limiter.acquire(KEY_ID)
         assert client.zcard(limiter._keys_for(KEY_ID)[0]) == 1
     assert "degraded" not in repr(limiter)
+
+
+async def test_stalled_redis_raises_limiter_unavailable_by_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Redis that connects but never answers fails acquire by the deadline, not never."""
+    monkeypatch.setattr(_redis, "_CALL_DEADLINE", 0.2)
+    async with silent_redis() as client:
+        limiter = RedisRateLimiter(client)
+        started = time.monotonic()
+        with anyio.fail_after(5), pytest.raises(LimiterUnavailableError, match="no answer"):
+            await limiter.acquire(KEY_ID)
+        assert 0.2 <= time.monotonic() - started < 0.4
+
+
+async def test_stalled_redis_fails_a_pause_by_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 429's pause on a Redis that never answers raises too, rather than hanging."""
+    monkeypatch.setattr(_redis, "_CALL_DEADLINE", 0.2)
+    async with silent_redis() as client:
+        with anyio.fail_after(5), pytest.raises(LimiterUnavailableError, match="no answer"):
+            await RedisRateLimiter(client).pause(KEY_ID, 1.0)
+
+
+async def test_fail_open_falls_back_when_redis_stalls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With fail_open, a Redis past the deadline means the local limit, not an error."""
+    monkeypatch.setattr(_redis, "_CALL_DEADLINE", 0.2)
+    async with silent_redis() as client:
+        limiter = RedisRateLimiter(client, fail_open=True)
+        with anyio.fail_after(5):
+            await limiter.acquire(KEY_ID)
+        assert "degraded" in repr(limiter)
+
+
+async def test_release_on_a_stalled_redis_logs_and_returns_by_the_deadline(
+    redis_url: str,
+    inspect: aioredis.Redis,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Release, shielded as the client calls it, gives up at the deadline; the lease remains."""
+    monkeypatch.setattr(_redis, "_CALL_DEADLINE", 0.2)
+    async with aioredis.Redis.from_url(redis_url) as client:
+        limiter = RedisRateLimiter(client)
+        await limiter.acquire(KEY_ID)
+        # Redis holds every client's scripts (they may write) until unpaused.
+        await inspect.client_pause(5000, all=False)
+        try:
+            started = time.monotonic()
+            with anyio.CancelScope(shield=True):
+                await limiter.release(KEY_ID)
+            assert 0.2 <= time.monotonic() - started < 0.4
+        finally:
+            await inspect.client_unpause()
+    assert "no answer within 0.2s" in caplog.text
+    assert "a slot stays taken" in caplog.text
 
 
 # -- surface ------------------------------------------------------------------------------------

@@ -8,10 +8,20 @@ Redis sorted set whose scores say when each slot frees: a held slot frees at the
 lease (so a crashed process cannot hold the budget for ever), a released one a slot lifetime
 after its answer. Lua scripts check and record atomically on Redis's own clock (``TIME``),
 so concurrent workers never overshoot and skewed host clocks do not matter. When the window
-is full the script returns how long until a slot can free, so waiters sleep that long (plus
-a little jitter) instead of polling; a slot still in flight cannot free sooner than one
-lifetime from now, so that is the wait it reports. A 429's pause lives in a second key
-holding the Redis time until which the key is held; a pause only ever extends.
+is full the script returns how long until a slot can free: exact for an answered slot, and
+one lifetime for a slot still in flight (it cannot free sooner). A waiter sleeps that long
+plus a little jitter, but never longer than ``poll_max`` (default 1 s) before asking again,
+so while a window stays full each process asks Redis about once a second per key (only the
+first of its waiters asks). The cap is there because the wait is a lower bound only if every
+process uses the same :class:`RateLimit` and nothing else edits the keys: a process with a
+shorter window, or a deleted key, frees slots sooner, and the cap bounds the oversleep. Raise
+``poll_max`` to ask less often. A 429's pause lives in a second key holding the Redis time
+until which the key is held; a pause only ever extends.
+
+Every script call has a deadline of a few seconds, whatever the client's socket timeout: a
+Redis that accepts connections but never answers counts as unavailable, as a refused
+connection does, rather than hanging the request (acquire's call is shielded from
+cancellation, so an outer timeout alone could not stop it).
 
 Why scripts of our own rather than ``limits`` or ``pyrate-limiter``: both time-stamp
 entries with the caller's clock (``limits``'s moving window passes ``time.time()`` in;
@@ -118,6 +128,10 @@ _RECHECK_AFTER = 30.0
 # For a limiter made from a URL: a limiter must not hang on a dead Redis (the URL's
 # ``?socket_timeout=`` wins).
 _SOCKET_TIMEOUT = 5.0
+# Seconds one script call may take, connecting included, before Redis counts as unavailable.
+# Applies to clients passed in too (redis-py's default socket timeout is None: wait for ever),
+# and bounds the shielded calls that an outer timeout cannot cut short.
+_CALL_DEADLINE = 5.0
 
 _T = TypeVar("_T")
 
@@ -148,7 +162,8 @@ class RedisRateLimiter:
         fail_open: When Redis fails, limit each process on its own (logging a warning)
             instead of raising :class:`LimiterUnavailableError`; Redis is tried again
             after 30 s.
-        poll_max: Longest single sleep before asking Redis again, in seconds.
+        poll_max: Longest single sleep before asking Redis again, in seconds: while a
+            key's window is full, each process asks Redis about this often.
 
     Raises:
         ImportError: redis-py is not installed (``pip install 'texin-async[redis]'``).
@@ -255,7 +270,7 @@ class RedisRateLimiter:
         window = self._keys_for(key_id)[0]
         args = (self._lifetime_us, self._ttl_ms, member)
         try:
-            await self._run(self._release_script(keys=[window], args=args))
+            await self._run(self._release_script(keys=[window], args=args), shield=True)
         except LimiterUnavailableError as exc:
             logger.warning("texin shared rate limiter: %s; a slot stays taken", exc.message)
 
@@ -327,9 +342,9 @@ class RedisRateLimiter:
             while True:
                 member = f"{os.getpid():x}.{self._token}.{next(self._counter)}"
                 args = (self.rate_limit.max_rate, self._lifetime_us, lease, self._ttl_ms, member)
-                # Shielded: a slot Redis granted must reach the caller, who releases it.
-                with anyio.CancelScope(shield=True):
-                    wait = await self._run(self._acquire_script(keys=keys, args=args))
+                # Shielded: a slot Redis granted must reach the caller, who releases it. If
+                # the deadline cuts the call short, a slot it took frees when its lease ends.
+                wait = await self._run(self._acquire_script(keys=keys, args=args), shield=True)
                 if wait <= 0:
                     return member
                 await anyio.sleep(min(wait / _MICRO, self.poll_max) + random.uniform(0, _JITTER))
@@ -341,15 +356,20 @@ class RedisRateLimiter:
         pause_key = self._keys_for(key_id)[1]
         await self._run(self._pause_script(keys=[pause_key], args=[math.ceil(seconds * _MICRO)]))
 
-    async def _run(self, call: Awaitable[Any]) -> int:
-        """Await one script call; a Redis failure becomes LimiterUnavailableError."""
-        try:
-            return int(await call)
-        except self._redis_error as exc:
-            raise LimiterUnavailableError(
-                f"the shared rate limiter is unavailable ({type(exc).__name__}: {exc}); "
-                "nothing was sent"
-            ) from exc
+    async def _run(self, call: Awaitable[Any], *, shield: bool = False) -> int:
+        """Await one script call for at most ``_CALL_DEADLINE`` seconds.
+
+        A Redis error, or no answer by the deadline, becomes LimiterUnavailableError.
+        ``shield`` protects the call from outer cancellation; the deadline still applies.
+        """
+        deadline = anyio.current_time() + _CALL_DEADLINE
+        with anyio.CancelScope(shield=shield, deadline=deadline):
+            try:
+                return int(await call)
+            except self._redis_error as exc:
+                raise _unavailable(f"{type(exc).__name__}: {exc}") from exc
+        # Only our own deadline ends the scope without a return or an exception.
+        raise _unavailable(f"no answer within {_CALL_DEADLINE:g}s")
 
     async def _shared_or_local(
         self, shared: Callable[[], Awaitable[_T]], local: Callable[[], Awaitable[_T]]
@@ -393,6 +413,12 @@ class RedisRateLimiter:
         except KeyError:
             lock = locks[key_id] = anyio.Lock()
             return lock
+
+
+def _unavailable(why: str) -> LimiterUnavailableError:
+    return LimiterUnavailableError(
+        f"the shared rate limiter is unavailable ({why}); nothing was sent"
+    )
 
 
 def _where(client: Redis) -> str:
