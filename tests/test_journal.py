@@ -22,7 +22,7 @@ from texin_async import (
     TexinClient,
 )
 from texin_async._journal import ItemState, Journal, JournalRow, fingerprint
-from texin_async.testing import TexinEmulator
+from texin_async.testing import Fault, TexinEmulator
 
 pytestmark = pytest.mark.anyio
 
@@ -125,6 +125,28 @@ async def test_items_still_waiting_for_the_budget_are_not_unknown(
         report = await client.send_batch(batch, max_in_flight=6, journal=journal)
     assert (report.sent, report.unknown) == (6, 0)
     assert set(texin_emulator.processed(texin_api_key).values()) == {1}
+
+
+async def test_an_error_lets_requests_in_flight_finish_and_be_journaled(
+    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str, journal: Path
+) -> None:
+    """on_outcome raising stops new requests, but answers already on their way are recorded:
+    nothing the API processed is left IN_FLIGHT (a rerun would call it UNKNOWN)."""
+    texin_emulator.slow_seconds = 0.3
+    texin_emulator.faults.schedule(Fault.SLOW_AFTER, times=3, endpoint="send_bulk_sms")
+
+    def on_outcome(outcome: Outcome) -> None:
+        raise LookupError("callback bug")
+
+    with pytest.raises(LookupError, match="callback bug"):
+        await client.send_batch(
+            items(40), chunk_size=5, max_in_flight=4, journal=journal, on_outcome=on_outcome
+        )
+    processed = set(texin_emulator.processed(texin_api_key))
+    assert len(processed) == 20  # the four chunks in flight, and no more
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        rows = dict(db.execute("SELECT normalized, state FROM items"))
+    assert rows == dict.fromkeys(processed, ItemState.SENT.value)
 
 
 async def test_resend_unknown_sends_unknown_items_again(

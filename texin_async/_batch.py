@@ -115,7 +115,8 @@ class _Engine:
         self._planner = Planner(options.chunk_size, options.window)
         self._records: list[JournalRow] = []
         self._balance_checked = not options.check_balance
-        self._cancel = anyio.CancelScope()
+        self._cancel = anyio.CancelScope()  # everything, sends in flight included
+        self._stop_feeding = anyio.CancelScope()  # no new requests; those in flight end
 
     async def run(self) -> None:
         """Run the batch to its end; keeps the first error in ``self.error``, never raises it."""
@@ -220,7 +221,8 @@ class _Engine:
         """Read, triage and plan every item; on error stop feeding, let sends in flight end."""
         async with chunks:
             try:
-                await self._read_all(chunks)
+                with self._stop_feeding:
+                    await self._read_all(chunks)
             except anyio.BrokenResourceError:
                 self._cancel.cancel()  # the consumer of iter_batch went away
             except Exception as exc:
@@ -270,7 +272,11 @@ class _Engine:
     # -- sending ---------------------------------------------------------------------------
 
     async def _work(self, chunks: ObjectReceiveStream[Chunk]) -> None:
-        """Send chunks until the feeder is done; an error here stops the whole batch."""
+        """Send chunks until the feeder is done; an error here stops the batch.
+
+        It stops the feeder only: other workers finish and journal the requests they have
+        sent, so an answered item is never left in flight (a rerun would call it UNKNOWN).
+        """
         try:
             async with chunks:
                 async for chunk in chunks:
@@ -280,7 +286,7 @@ class _Engine:
             self._cancel.cancel()  # the consumer of iter_batch went away
         except Exception as exc:
             self.error = self.error or exc
-            self._cancel.cancel()
+            self._stop_feeding.cancel()
 
     async def _run_chunk(self, chunk: Chunk) -> list[Outcome]:
         """Journal the chunk as in flight, send it, journal the answer."""
