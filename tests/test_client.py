@@ -374,10 +374,11 @@ async def test_unshared_budgets_hit_429_and_lose_nothing(
         TexinClient(
             texin_api_key,
             base_url=texin_emulator_url,
-            rate_limit=RateLimit(max_rate=10, time_period=1.0, margin=m),
+            # A limiter of its own each: two processes' budgets, unshared.
+            limiter=LocalRateLimiter(RateLimit(max_rate=10, time_period=1.0)),
             retry=policy,
         )
-        for m in (0.01, 0.02)  # different RateLimits: separate, unshared budgets
+        for _ in range(2)
     ]
     start = time.perf_counter()
     async with anyio.create_task_group() as tg:

@@ -21,6 +21,7 @@ from texin_async import (
     AuthenticationError,
     BadRequestError,
     InvalidRequestError,
+    LocalRateLimiter,
     NotFoundError,
     OutcomeUnknownError,
     PermissionDeniedError,
@@ -67,7 +68,8 @@ class Recorder:
 
 def client_for(handler: Handler, **kw: object) -> TexinClient:
     kw.setdefault("retry", FAST)
-    kw.setdefault("rate_limit", None)
+    if "limiter" not in kw:
+        kw.setdefault("rate_limit", None)
     return TexinClient(
         CANARY,
         base_url="http://127.0.0.1/api/",
@@ -571,3 +573,34 @@ async def test_a_callers_client_never_follows_redirects() -> None:
             await client.send_sms("0712345678", "hi")
     assert [r.url.host for r in recorder.requests] == ["127.0.0.1"]
     await http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"rate_limit": RateLimit(), "limiter": RecordingLimiter()}, ValueError),
+        ({"rate_limit": 100}, TypeError),
+        ({"timeout": None}, ValueError),
+        ({"max_connections": 0}, ValueError),
+        ({"http_client": httpx.AsyncClient(), "verify": "/tmp/ca.pem"}, ValueError),
+        ({"http_client": httpx.AsyncClient(), "transport": "aiohttp"}, ValueError),
+    ],
+)
+def test_arguments_that_would_be_ignored_or_fail_later_are_refused(
+    kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    """A setting that would be silently ignored, or fail on the first request, fails now."""
+    with pytest.raises(error):
+        TexinClient(CANARY, **kwargs)  # type: ignore[arg-type]
+
+
+def test_rate_limit_accepts_the_cli_shorthand() -> None:
+    """rate_limit="20/2" is read at construction, like the CLI's --rate-limit."""
+    client = TexinClient(CANARY, rate_limit="20/2")
+    assert client._limiter is LocalRateLimiter.shared(RateLimit(max_rate=20, time_period=2.0))
+
+
+def test_retry_attempts_must_be_a_whole_number() -> None:
+    """RetryPolicy(attempts=2.5) is refused, not rounded somewhere later."""
+    with pytest.raises(TypeError, match="attempts"):
+        RetryPolicy(attempts=2.5)  # type: ignore[arg-type]

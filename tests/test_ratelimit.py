@@ -214,3 +214,16 @@ def test_each_event_loop_gets_its_own_window() -> None:
 def test_local_limiter_satisfies_the_protocol() -> None:
     """LocalRateLimiter is a RateLimiter, so the client accepts it and its peers alike."""
     assert isinstance(LocalRateLimiter(RateLimit()), RateLimiter)
+
+
+async def test_clients_of_one_key_cannot_bring_different_budgets() -> None:
+    """Two shared limiters with different RateLimits on one key would double its budget:
+    the second is refused, naming both."""
+    first = LocalRateLimiter.shared(RateLimit(max_rate=5, time_period=1.0))
+    second = LocalRateLimiter.shared(RateLimit(max_rate=5, time_period=1.0, margin=0.01))
+    await first.acquire("one-key")
+    await first.release("one-key")
+    with pytest.raises(ValueError, match="one RateLimit"):
+        await second.acquire("one-key")
+    await second.acquire("another-key")  # a different key may have its own
+    await second.release("another-key")

@@ -98,8 +98,10 @@ class TexinClient:
         api_key: Your API key; ``TEXIN_API_KEY`` when None.
         base_url: The API root; ``TEXIN_BASE_URL``, else the provider's.
         sender_id: Default sender id for sends; the account default ("Texin") when None.
-        rate_limit: Requests per window per key; None disables client-side limiting.
-        limiter: A shared backend (e.g. Redis) instead of the in-process one.
+        rate_limit: Requests per window per key (or ``"100/60"``); None disables
+            client-side limiting. Every client of one key in a process must agree on it.
+        limiter: A shared backend (e.g. Redis) instead of the in-process one; it carries
+            its own budget, so it excludes ``rate_limit``.
         retry: When to retry and how long to wait.
         timeout: Seconds, or an ``httpx.Timeout``; never unlimited.
         max_connections: Pool size, and the most requests in flight at once.
@@ -129,7 +131,7 @@ class TexinClient:
         *,
         base_url: str | None = None,
         sender_id: str | None = None,
-        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        rate_limit: RateLimit | str | None = DEFAULT_RATE_LIMIT,
         limiter: RateLimiter | None = None,
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
@@ -142,12 +144,7 @@ class TexinClient:
         key = api_key if api_key is not None else os.environ.get("TEXIN_API_KEY")
         if not key or not key.strip():
             raise InvalidRequestError("no API key: pass api_key= or set TEXIN_API_KEY")
-        if max_connections < 1:
-            raise ValueError(f"max_connections must be >= 1, got {max_connections}")
-        if http_client is not None and transport is not None:
-            raise ValueError("pass http_client= or transport=, not both")
-        if isinstance(verify, bool):  # verify=False must not slip past the type checker
-            raise ValueError("verify takes an ssl.SSLContext or a CA bundle path, not a bool")
+        _check_transport_arguments(http_client, transport, verify, max_connections)
         self._key = _Secret(key)
         self.key_id = hashlib.sha256(key.encode()).hexdigest()[:16]
         self.base_url = _checked_base_url(
@@ -157,7 +154,7 @@ class TexinClient:
         self.sender_id = sender_id
         self.retry = retry
         self._timeout = to_timeout(timeout)
-        self._limiter = limiter if limiter is not None else LocalRateLimiter.shared(rate_limit)
+        self._limiter = _limiter_for(rate_limit, limiter)
         self._in_flight = anyio.Semaphore(max_connections, fast_acquire=True)
         self._transport = open_transport(
             transport,
@@ -432,6 +429,39 @@ class TexinClient:
             cost_per_unit=cost_per_unit,
         )
         return _iter_batch(self, items, options)
+
+
+def _check_transport_arguments(
+    http_client: httpx.AsyncClient | None,
+    transport: object,
+    verify: object,
+    max_connections: int,
+) -> None:
+    """Refuse argument combinations where one would silently be ignored."""
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+        raise TypeError(f"max_connections must be an int, got {max_connections!r}")
+    if max_connections < 1:
+        raise ValueError(f"max_connections must be >= 1, got {max_connections}")
+    if http_client is not None and (transport is not None or verify is not None):
+        raise ValueError(
+            "http_client= comes with its own transport and TLS settings: "
+            "do not pass transport= or verify= with it"
+        )
+    if isinstance(verify, bool):  # verify=False must not slip past the type checker
+        raise ValueError("verify takes an ssl.SSLContext or a CA bundle path, not a bool")
+
+
+def _limiter_for(rate_limit: RateLimit | str | None, limiter: RateLimiter | None) -> RateLimiter:
+    """The client's limiter: the one given, or the process-wide one for ``rate_limit``."""
+    if limiter is not None:
+        if rate_limit is not DEFAULT_RATE_LIMIT:
+            raise ValueError("pass rate_limit= or limiter=, not both: a limiter has its own budget")
+        return limiter
+    if isinstance(rate_limit, str):
+        rate_limit = RateLimit.parse(rate_limit)
+    elif rate_limit is not None and not isinstance(rate_limit, RateLimit):
+        raise TypeError(f"rate_limit must be a RateLimit, '100/60' or None, got {rate_limit!r}")
+    return LocalRateLimiter.shared(rate_limit)
 
 
 def _checked(message: object) -> str:

@@ -88,6 +88,8 @@ class RetryPolicy:
     on_retry: Callable[[RetryDetails], object] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
+            raise TypeError(f"attempts must be an int, got {self.attempts!r}")
         if self.attempts < 1:
             raise ValueError(f"attempts must be >= 1, got {self.attempts}")
         for name in ("wait_initial", "wait_max", "wait_jitter", "max_retry_after"):
@@ -102,6 +104,11 @@ class RetryPolicy:
 
 def to_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
     """Normalise the ``timeout=`` shorthand; refuse any part that would wait forever."""
+    if value is None or isinstance(value, bool):
+        raise ValueError(
+            f"timeout must be seconds or an httpx.Timeout, got {value!r}: "
+            "an SMS client must never wait forever"
+        )
     timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(float(value))
     for part in ("connect", "read", "write", "pool"):
         seconds = getattr(timeout, part)

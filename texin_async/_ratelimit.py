@@ -155,7 +155,7 @@ class LocalRateLimiter:
         sleep: How to wait; ``anyio.sleep`` by default. Tests inject both.
     """
 
-    __slots__ = ("_clock", "_sleep", "_windows", "rate_limit")
+    __slots__ = ("_clock", "_shared", "_sleep", "_windows", "rate_limit")
 
     def __init__(
         self,
@@ -169,6 +169,7 @@ class LocalRateLimiter:
         self._sleep = sleep
         # Windows hold loop-bound locks, so each event loop gets its own set.
         self._windows: RunVar[dict[str, SlidingWindow]] = RunVar("texin_async.windows")
+        self._shared = False
 
     @classmethod
     def shared(cls, rate_limit: RateLimit | None) -> LocalRateLimiter:
@@ -176,7 +177,9 @@ class LocalRateLimiter:
         try:
             return _SHARED[rate_limit]
         except KeyError:
-            return _SHARED.setdefault(rate_limit, cls(rate_limit))
+            limiter = cls(rate_limit)
+            limiter._shared = True
+            return _SHARED.setdefault(rate_limit, limiter)
 
     def window(self, key_id: str) -> SlidingWindow:
         """The window of ``key_id`` in the running event loop, made lazily."""
@@ -188,6 +191,8 @@ class LocalRateLimiter:
         try:
             return windows[key_id]
         except KeyError:
+            if self._shared:
+                _claim(key_id, self.rate_limit)
             window = windows[key_id] = SlidingWindow(
                 self.rate_limit, clock=self._clock, sleep=self._sleep
             )
@@ -210,3 +215,20 @@ class LocalRateLimiter:
 
 
 _SHARED: dict[RateLimit | None, LocalRateLimiter] = {}
+# Which RateLimit each key's shared window uses, per event loop.
+_KEY_LIMITS: RunVar[dict[str, RateLimit | None]] = RunVar("texin_async.key_limits")
+
+
+def _claim(key_id: str, rate_limit: RateLimit | None) -> None:
+    """Refuse a second, different budget for one key: the provider has only one."""
+    try:
+        claimed = _KEY_LIMITS.get()
+    except LookupError:
+        claimed = {}
+        _KEY_LIMITS.set(claimed)
+    existing = claimed.setdefault(key_id, rate_limit)
+    if existing != rate_limit:
+        raise ValueError(
+            f"API key {key_id} already uses rate_limit={existing!r} in this event loop; "
+            f"every client of one key must use one RateLimit, not also {rate_limit!r}"
+        )
