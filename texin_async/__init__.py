@@ -53,8 +53,7 @@ from ._ratelimit import LocalRateLimiter, RateLimiter
 from ._redis import LimiterUnavailableError, RedisRateLimiter  # imports redis-py on use
 from ._retry import RetryDetails
 from ._units import COST_PER_UNIT, count_units, encoding_of, estimate_cost
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "COST_PER_UNIT",

@@ -77,7 +77,11 @@ class ClientState(enum.Enum):
 
 
 class _Secret:
-    """Holds the API key; its repr never shows it, should it end up in a traceback's locals."""
+    """Holds the API key so that the client's own repr and attributes never show it.
+
+    The encoded request body still contains the key while a request is in flight: tools
+    that capture every local of a traceback (Sentry with locals on) should scrub bodies.
+    """
 
     __slots__ = ("value",)
 

@@ -123,7 +123,8 @@ def to_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
 DEFAULT_BASE_URL = "https://texin.hotspotbillingsystem.co.ke/api/"
 #: The provider's documented limit: 100 requests per minute per API key.
 DEFAULT_RATE_LIMIT = RateLimit(max_rate=100, time_period=60.0)
-#: One try plus three retries; at most ~14 s of waiting between tries without Retry-After.
+#: One try plus three retries: 0.5, 1 and 2 s apart plus jitter (at most about 5 s in all),
+#: longer only when a server's Retry-After asks for it.
 DEFAULT_RETRY_POLICY = RetryPolicy()
 #: Sends wait on the SMS gateway, so reads get 30 s; connecting should be quick.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)

@@ -82,8 +82,9 @@ class APIConnectionError(TexinError):
 class OutcomeUnknownError(TexinError):
     """The request was sent but no usable answer came back; the API may have processed it.
 
-    For a send this means the SMS may or may not have gone out: check with
-    ``check_status`` or your provider dashboard before sending again.
+    For a send this means the SMS may or may not have gone out, and there is no message id
+    to look up: check your provider dashboard, or decide by cost whether a duplicate or a
+    miss is worse, before sending again.
     """
 
     def __init__(

@@ -29,6 +29,7 @@ from ._exceptions import (
     TexinError,
     map_transport_errors,
 )
+from ._version import __version__
 
 if TYPE_CHECKING:
     import aiohttp
@@ -43,7 +44,7 @@ __all__ = [
     "ssl_context",
 ]
 
-_USER_AGENT = "texin-async/0.1.0"
+_USER_AGENT = f"texin-async/{__version__}"
 _HEADERS = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
 _JSON = {"Content-Type": "application/json"}
 
