@@ -343,10 +343,9 @@ class TexinClient:
             max_in_flight: Most requests awaiting an answer at once.
             journal: Path of a SQLite file that makes the batch resumable: run again with
                 the same items and journal, and finished items are reported from it, not
-                resent; items in flight at a crash are reported UNKNOWN. "In flight" starts
-                when a request is handed to the client, so it includes the wait for the
-                key's rate limit: at the documented 100/min, ``max_in_flight=1`` or ``2``
-                loses no throughput and leaves fewer UNKNOWN items after a crash.
+                resent; items in flight at a crash are reported UNKNOWN. An item is
+                recorded in flight only once the key's rate limit lets its request go, so
+                items still waiting for the budget are simply sent on the next run.
             on_outcome: Called with each outcome as it settles (may be async). If it
                 raises, the batch stops and the error propagates.
             dry_run: Send nothing (no HTTP request at all): outcomes are PLANNED and the
