@@ -15,6 +15,7 @@ from batch_job import FAST, check_outcomes
 from texin_async import (
     JournalError,
     JournalMismatchError,
+    LocalRateLimiter,
     Message,
     Outcome,
     OutcomeStatus,
@@ -114,9 +115,10 @@ async def test_items_still_waiting_for_the_budget_are_not_unknown(
     """Stopped while chunks wait for the rate limit: only what left is in flight; a resume
     sends the rest, reports nothing unknown and sends nothing twice."""
     batch = [Message(f"07{i:08d}", f"text {i}") for i in range(6)]  # one send_sms each
-    slow = RateLimit(max_rate=2, time_period=60.0)
+    # A limiter of its own: the key's shared budget stays free for the resume below.
+    slow = LocalRateLimiter(RateLimit(max_rate=2, time_period=60.0))
     async with TexinClient(
-        texin_api_key, base_url=texin_emulator_url, rate_limit=slow, retry=FAST
+        texin_api_key, base_url=texin_emulator_url, limiter=slow, retry=FAST
     ) as client:
         with anyio.move_on_after(1.0):  # two leave at once, four wait a minute for budget
             await client.send_batch(batch, max_in_flight=6, journal=journal)
