@@ -186,6 +186,35 @@ async def test_async_iterable_input_is_accepted(client: TexinClient) -> None:
     assert report.requests == 3
 
 
+async def test_a_slow_async_input_is_sent_as_it_comes(client: TexinClient) -> None:
+    """An idle input does not hold back what has arrived until the look-ahead window fills."""
+    yielded: list[float] = []
+    settled: list[float] = []
+
+    async def rows() -> AsyncIterator[tuple[str, str]]:
+        for i, number in enumerate(numbers(3)):
+            if i:
+                await anyio.sleep(0.3)
+            yielded.append(anyio.current_time())
+            yield number, "slow"
+
+    async for _ in client.iter_batch(rows()):
+        settled.append(anyio.current_time())
+    assert len(settled) == 3
+    assert settled[0] < yielded[1] < settled[1] < yielded[2] < settled[2]
+
+
+async def test_an_error_in_an_async_input_propagates_as_itself(client: TexinClient) -> None:
+    """The input is read in a task of its own, yet its exception is not wrapped in a group."""
+
+    async def rows() -> AsyncIterator[tuple[str, str]]:
+        yield numbers(1)[0], "x"
+        raise LookupError("input bug")
+
+    with pytest.raises(LookupError, match="input bug"):
+        await client.send_batch(rows())
+
+
 async def test_a_generator_is_read_lazily(client: TexinClient) -> None:
     """At the first answer the batch has read at most the window plus the chunks in flight."""
     read = 0

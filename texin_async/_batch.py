@@ -18,12 +18,14 @@ requests in flight, whatever the size of the input.
 from __future__ import annotations
 
 import asyncio
+import enum
 import inspect
 import logging
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Collection,
     Coroutine,
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Union
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from anyio.lowlevel import checkpoint
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._batch_models import (
     BatchOptions,
@@ -80,6 +83,19 @@ BatchItems = Union[  # noqa: UP007  (a runtime alias: "|" between generics needs
 
 _RECORD_BATCH = 1000  # journal rows of locally settled items gathered into one transaction
 _CHECKPOINT_EVERY = 512  # items read between yields to the event loop
+_LINGER = 0.05  # seconds an async input may be idle before the planner sends what it holds
+_READ_AHEAD = 64  # items of an async input read ahead of the planner
+
+
+class _Signal(enum.Enum):
+    """What the input gives the feeder instead of an item."""
+
+    IDLE = enum.auto()  # no item came within the linger
+    END = enum.auto()  # no items left
+
+
+_Pair = tuple[int, object]
+_NextPair = Callable[[float | None], Awaitable[_Pair | _Signal]]
 
 
 async def _enumerate(items: BatchItems) -> AsyncGenerator[tuple[int, object], None]:
@@ -96,6 +112,52 @@ async def _enumerate(items: BatchItems) -> AsyncGenerator[tuple[int, object], No
             if not index % _CHECKPOINT_EVERY:
                 await checkpoint()
             yield index, raw
+
+
+async def _next_ready(numbered: AsyncIterator[_Pair], linger: float | None) -> _Pair | _Signal:
+    """A sync input's next pair: always ready, so never idle."""
+    return await anext(numbered, _Signal.END)
+
+
+async def _next_arrival(
+    pairs: MemoryObjectReceiveStream[_Pair], failed: list[Exception], linger: float | None
+) -> _Pair | _Signal:
+    """An async input's next pair, IDLE if none comes within ``linger`` (None: wait)."""
+    try:
+        return pairs.receive_nowait()  # no cancel scope, no loop round while items flow
+    except anyio.WouldBlock:
+        pass
+    except anyio.EndOfStream:
+        return _end(failed)
+    with anyio.move_on_after(linger):
+        try:
+            return await pairs.receive()
+        except anyio.EndOfStream:
+            return _end(failed)
+    return _Signal.IDLE
+
+
+def _end(failed: list[Exception]) -> _Signal:
+    """END of an async input, or the error that ended it, raised in the feeder."""
+    if failed:
+        raise failed[0]
+    return _Signal.END
+
+
+async def _read_into(
+    items: BatchItems, pairs: MemoryObjectSendStream[_Pair], failed: list[Exception]
+) -> None:
+    """Read an async input into ``pairs``; an error of the input is kept for the feeder."""
+    async with pairs:
+        try:
+            async with aclosing(_enumerate(items)) as numbered:
+                async for pair in numbered:
+                    try:
+                        pairs.send_nowait(pair)  # no loop round per item while there is room
+                    except anyio.WouldBlock:
+                        await pairs.send(pair)
+        except Exception as exc:
+            failed.append(exc)
 
 
 class _Engine:
@@ -222,32 +284,59 @@ class _Engine:
         async with chunks:
             try:
                 with self._stop_feeding:
-                    await self._read_all(chunks)
+                    if isinstance(self.items, AsyncIterable):
+                        await self._read_async(chunks)
+                    else:
+                        async with aclosing(_enumerate(self.items)) as numbered:
+                            await self._read_all(chunks, partial(_next_ready, numbered))
             except anyio.BrokenResourceError:
                 self._cancel.cancel()  # the consumer of iter_batch went away
             except Exception as exc:
                 self.error = self.error or exc
 
-    async def _read_all(self, chunks: ObjectSendStream[Chunk]) -> None:
-        """Triage each item in input order, keep the window full, then drain it."""
+    async def _read_async(self, chunks: ObjectSendStream[Chunk]) -> None:
+        """Read an async input in a task of its own, so that an idle input can be noticed."""
+        send, receive = anyio.create_memory_object_stream[_Pair](_READ_AHEAD)
+        failed: list[Exception] = []
+        error = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_read_into, self.items, send, failed)
+            try:
+                with receive:
+                    await self._read_all(chunks, partial(_next_arrival, receive, failed))
+            except Exception as exc:  # raised below, outside the group: not wrapped in one
+                error = exc
+            tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
+
+    async def _read_all(self, chunks: ObjectSendStream[Chunk], next_pair: _NextPair) -> None:
+        """Triage each item in input order, keep the window full, then drain it.
+
+        When the input is idle for ``_LINGER`` (a slow async source), what the window holds
+        goes out at once rather than wait for items that may be long in coming; an input
+        that is never idle that long is coalesced in full.
+        """
         planner = self._planner
         reader = JournalReader(self.journal) if self.journal else None
         count = 0
-        async with aclosing(_enumerate(self.items)) as numbered:
-            async for index, raw in numbered:
-                count = index + 1
-                row = await reader.row(index) if reader else None
-                decided = self._triage(index, raw, row)
-                if isinstance(decided, Settled):
-                    await self._settle_local(decided)
-                    continue
-                planner.add(decided)
-                while planner.size >= planner.window:
-                    await self._dispatch(planner.pop(), chunks)
+        while (pair := await next_pair(_LINGER if planner.size else None)) is not _Signal.END:
+            if pair is _Signal.IDLE:
+                await self._drain(chunks)
+                continue
+            index, raw = pair
+            count = index + 1
+            row = await reader.row(index) if reader else None
+            decided = self._triage(index, raw, row)
+            if isinstance(decided, Settled):
+                await self._settle_local(decided)
+                continue
+            planner.add(decided)
+            while planner.size >= planner.window:
+                await self._dispatch(planner.pop(), chunks)
         if reader:
             reader.check_end(count)
-        while planner.size:
-            await self._dispatch(planner.pop(), chunks)
+        await self._drain(chunks)
         if self._records and self.journal and self.journal.writable:
             await self.journal.record(self._records)
             self._records = []
@@ -261,6 +350,11 @@ class _Engine:
                 records, self._records = self._records, []
                 await journal.record(records)
         await self._emit(settled.outcome, resumed=settled.resumed)
+
+    async def _drain(self, chunks: ObjectSendStream[Chunk]) -> None:
+        """Send everything the planner holds."""
+        while self._planner.size:
+            await self._dispatch(self._planner.pop(), chunks)
 
     async def _dispatch(self, chunk: Chunk, chunks: ObjectSendStream[Chunk]) -> None:
         """Hand ``chunk`` to a free worker (waiting for one), local journal rows with it."""
