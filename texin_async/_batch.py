@@ -12,7 +12,8 @@ look-ahead window and cuts each group into bulk requests of distinct numbers. Wo
 through :meth:`TexinClient.send_sms`/:meth:`~TexinClient.send_bulk_sms`, so every request
 passes the key's limiter and retry rules, and turn every answer or error into outcomes: one
 request's failure never cancels another's. Memory is bounded by the window and the number of
-requests in flight, whatever the size of the input.
+requests in flight, whatever the size of the input. An async input that falls idle for
+``_LINGER`` has what the window holds sent at once, so a slow source is not held back.
 """
 
 from __future__ import annotations
@@ -383,7 +384,7 @@ class _Engine:
             self._stop_feeding.cancel()
 
     async def _run_chunk(self, chunk: Chunk) -> list[Outcome]:
-        """Journal the chunk as in flight, send it, journal the answer."""
+        """Send the chunk, journaled in flight once the limiter lets it go; record the answer."""
         if self.options.dry_run:
             self.progress.requests += 1
             units = count_units(chunk.text)

@@ -3,10 +3,11 @@
 An item's row is committed as IN_FLIGHT before its request leaves and replaced by its final
 state once the answer is in, one transaction per request. After a crash, a row still
 IN_FLIGHT is an item that may have gone out: the next run reports it UNKNOWN rather than
-sending it twice. The row is written before the request is handed to the client, so it also
-covers the wait for the key's rate limit: conservative, never optimistic. Each row carries a
-fingerprint of its item (index, recipient, text, sender id) so that a journal is never
-replayed against a different input.
+sending it twice. The IN_FLIGHT row is written by the client's ``before_send`` hook, once the
+key's rate limit lets the request go and just before it is sent (again on each retry): items
+still waiting for the budget at a crash have no row, so the next run simply sends them. Each
+row carries a fingerprint of its item (index, recipient, text, sender id) so that a journal
+is never replayed against a different input.
 
 The journal is stdlib ``sqlite3`` in WAL mode with ``synchronous=FULL`` (a commit survives
 power loss, not only a crash of the process), and ``locking_mode=EXCLUSIVE``, so a second
