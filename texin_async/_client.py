@@ -347,7 +347,8 @@ class TexinClient:
                 recorded in flight only once the key's rate limit lets its request go, so
                 items still waiting for the budget are simply sent on the next run.
             on_outcome: Called with each outcome as it settles (may be async). If it
-                raises, the batch stops and the error propagates.
+                raises, no new request is sent; requests already in flight finish and are
+                journaled, then the batch stops and the first error propagates.
             dry_run: Send nothing (no HTTP request at all): outcomes are PLANNED and the
                 report holds the requests, units and cost the batch would use.
             resend_unknown: With a journal, send again items recorded UNKNOWN or in flight:
