@@ -30,7 +30,8 @@ from texin_async import (
     TexinClient,
     TexinError,
 )
-from texin_async._transport import TransportChoice, _error_table, _translate
+from texin_async._exceptions import map_transport_errors
+from texin_async._transport import TransportChoice, _error_table
 from texin_async.testing import Account, Fault, TexinEmulator
 
 pytestmark = pytest.mark.anyio
@@ -194,7 +195,10 @@ def test_aiohttp_errors_map_by_what_they_prove(
     error: BaseException, raised: type[TexinError]
 ) -> None:
     """Only a failure to connect is 'never sent'; a timeout after sending is a timeout."""
-    translated = _translate(_error_table(), error, "send_sms")
+    with pytest.raises(TexinError) as caught, map_transport_errors("send_sms", _error_table()):
+        raise error
+    translated = caught.value
+    assert translated.__cause__ is error
     assert type(translated) is raised
     assert translated.endpoint == "send_sms"
     assert translated.message.startswith("send_sms: ")

@@ -28,7 +28,7 @@ travels only in request bodies, and no exception carries a request body.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -48,6 +48,7 @@ __all__ = [
     "ServerError",
     "TexinError",
     "api_error_for",
+    "HTTPX_ERRORS",
     "map_transport_errors",
 ]
 
@@ -200,41 +201,45 @@ def api_error_for(status_code: int) -> type[APIError]:
     return _BY_STATUS.get(status_code, APIError)
 
 
-# httpx failures before the request could reach the server: nothing was processed.
-_NEVER_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.ProxyError,
-    httpx.UnsupportedProtocol,
-    httpx.LocalProtocolError,
-)
-# Timeouts once the request was on its way: the server may have acted on it.
-_TIMED_OUT = (httpx.ReadTimeout, httpx.WriteTimeout)
+#: httpx's failures by class; the most specific class in an error's MRO wins.
+HTTPX_ERRORS: dict[type[BaseException], type[TexinError]] = {
+    # Before the request could reach the server: nothing was processed.
+    httpx.ConnectError: APIConnectionError,
+    httpx.ConnectTimeout: APIConnectionError,
+    httpx.PoolTimeout: APIConnectionError,
+    httpx.ProxyError: APIConnectionError,
+    httpx.UnsupportedProtocol: APIConnectionError,
+    httpx.LocalProtocolError: APIConnectionError,
+    # Timed out once the request was on its way: the server may have acted on it.
+    httpx.ReadTimeout: APITimeoutError,
+    httpx.WriteTimeout: APITimeoutError,
+    # Dropped, reset, cut off or undecodable after the request left.
+    httpx.TransportError: OutcomeUnknownError,
+    httpx.DecodingError: OutcomeUnknownError,
+}
+_WORDING: dict[type[TexinError], str] = {
+    APIConnectionError: "{endpoint}: could not reach the API ({name}: {exc})",
+    APITimeoutError: "{endpoint}: no answer in time after the request was sent ({name})",
+    OutcomeUnknownError: "{endpoint}: the connection failed after the request was sent "
+    "({name}: {exc})",
+}
 
 
 @contextlib.contextmanager
-def map_transport_errors(endpoint: str) -> Iterator[None]:
-    """Translate httpx errors into ours at one boundary, keeping the cause chained.
+def map_transport_errors(
+    endpoint: str, table: Mapping[type[BaseException], type[TexinError]] = HTTPX_ERRORS
+) -> Iterator[None]:
+    """Translate a transport's errors into ours at one boundary, keeping the cause chained.
 
     Only a failure to connect proves the request was not processed. A dropped connection
-    or a timeout after sending leaves the outcome unknown.
+    or a timeout after sending leaves the outcome unknown. ``table`` maps the transport's
+    exception classes (httpx's by default) to ours; anything not in it passes through.
     """
     try:
         yield
-    except _NEVER_SENT as exc:
-        raise APIConnectionError(
-            f"{endpoint}: could not reach the API ({type(exc).__name__}: {exc})",
-            endpoint=endpoint,
-        ) from exc
-    except _TIMED_OUT as exc:
-        raise APITimeoutError(
-            f"{endpoint}: no answer in time after the request was sent ({type(exc).__name__})",
-            endpoint=endpoint,
-        ) from exc
-    except (httpx.TransportError, httpx.DecodingError) as exc:
-        raise OutcomeUnknownError(
-            f"{endpoint}: the connection failed after the request was sent "
-            f"({type(exc).__name__}: {exc})",
-            endpoint=endpoint,
-        ) from exc
+    except Exception as exc:
+        cls = next((table[c] for c in type(exc).__mro__ if c in table), None)
+        if cls is None:
+            raise
+        message = _WORDING[cls].format(endpoint=endpoint, name=type(exc).__name__, exc=exc)
+        raise cls(message, endpoint=endpoint) from exc

@@ -183,19 +183,17 @@ class AiohttpTransport:
     to thousands of numbers) could wait on a server that stopped reading.
     """
 
-    __slots__ = ("_errors", "_proxy", "_session", "_settings", "_table")
+    __slots__ = ("_proxy", "_session", "_settings", "_table")
 
     def __init__(
         self, *, verify: ssl.SSLContext | str | None, timeout: httpx.Timeout, max_connections: int
     ) -> None:
         try:
-            import aiohttp
+            self._table = _error_table()  # imports aiohttp
         except ImportError as exc:
             raise ImportError(
                 "transport='aiohttp' needs aiohttp: pip install 'texin-async[aiohttp]'"
             ) from exc
-        self._table = _error_table()
-        self._errors = (aiohttp.ClientError, asyncio.TimeoutError)
         self._settings = (ssl_context(verify), _client_timeout(timeout), max_connections)
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
@@ -205,13 +203,11 @@ class AiohttpTransport:
     ) -> RawResponse:
         """Send through aiohttp; its errors are mapped by :func:`_error_table`."""
         session = self._session or self._open(url)
-        try:
+        with map_transport_errors(endpoint, self._table):
             async with session.request(
                 method, url, data=body, allow_redirects=False, proxy=self._proxy
             ) as response:
                 content = await response.read()
-        except self._errors as exc:
-            raise _translate(self._table, exc, endpoint) from exc
         return RawResponse(response.status, response.headers, content, response.reason or "")
 
     async def aclose(self) -> None:
@@ -269,20 +265,3 @@ def _error_table() -> dict[type[BaseException], type[TexinError]]:
         # Disconnects, resets, truncated bodies, bad HTTP: after the request left.
         aiohttp.ClientError: OutcomeUnknownError,
     }
-
-
-_MESSAGES: dict[type[TexinError], str] = {
-    APIConnectionError: "{endpoint}: could not reach the API ({name}: {exc})",
-    APITimeoutError: "{endpoint}: no answer in time after the request was sent ({name})",
-    OutcomeUnknownError: "{endpoint}: the connection failed after the request was sent "
-    "({name}: {exc})",
-}
-
-
-def _translate(
-    table: Mapping[type[BaseException], type[TexinError]], exc: BaseException, endpoint: str
-) -> TexinError:
-    """Our error for ``exc``, worded like :func:`map_transport_errors` words it."""
-    cls = next(table[c] for c in type(exc).__mro__ if c in table)
-    message = _MESSAGES[cls].format(endpoint=endpoint, name=type(exc).__name__, exc=exc)
-    return cls(message, endpoint=endpoint)
