@@ -227,3 +227,9 @@ async def test_clients_of_one_key_cannot_bring_different_budgets() -> None:
         await second.acquire("one-key")
     await second.acquire("another-key")  # a different key may have its own
     await second.release("another-key")
+
+
+def test_least_seconds_for_counts_the_burst_then_a_window_per_budget() -> None:
+    """The plan the CLI prints: max_rate at once, then one window per further max_rate."""
+    limit = RateLimit(max_rate=100, time_period=60.0)
+    assert [limit.least_seconds_for(n) for n in (1, 100, 101, 300)] == [0.0, 0.0, 0.6, 120.0]

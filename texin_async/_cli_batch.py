@@ -210,8 +210,7 @@ def _print_plan(rows: CsvRows, settings: Settings, options: _Options, balance: D
     limit = settings.rate_limit
     count = rows.estimated_rows
     requests = count if rows.personalised else math.ceil(count / options.chunk_size)
-    # The first max_rate requests go at once; each later max_rate waits a window.
-    seconds = max(0, requests - limit.max_rate) / limit.max_rate * limit.time_period
+    seconds = limit.least_seconds_for(requests)
     pace = f"{limit.max_rate} requests per {limit.time_period:g} s"
     when = f"at least {format_seconds(seconds)} at {pace}" if seconds else f"within {pace}"
     stderr.print(

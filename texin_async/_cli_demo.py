@@ -150,8 +150,7 @@ def _introduce(base_url: str, size: int, limit: RateLimit) -> None:
 
 
 def _explain(report: BatchReport, size: int) -> None:
-    real = DEFAULT_RATE_LIMIT
-    minutes = max(0, report.requests - real.max_rate) / real.max_rate * real.time_period / 60
+    minutes = DEFAULT_RATE_LIMIT.least_seconds_for(report.requests) / 60
     stdout.print(
         f"{size} messages took {report.requests} requests: shared texts go out in bulk "
         "requests of up to 100 numbers; each personalised text needs its own."

@@ -38,10 +38,7 @@ def format_seconds(seconds: float | None) -> str:
 
 
 def _eta(progress: BatchProgress, total: int | None) -> str:
-    remaining = None
-    if total is not None and progress.rate > 0:
-        remaining = max(0, total - progress.done) / progress.rate
-    return f"ETA {format_seconds(remaining)}"
+    return f"ETA {format_seconds(progress.eta_for(total))}"
 
 
 def _counts(progress: BatchProgress) -> str:

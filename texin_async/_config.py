@@ -56,6 +56,11 @@ class RateLimit:
         """Seconds a request occupies its slot: the window plus the safety margin."""
         return self.time_period * (1.0 + self.margin)
 
+    def least_seconds_for(self, requests: int) -> float:
+        """The least time ``requests`` queued requests take: the first ``max_rate`` go at
+        once, each later ``max_rate`` waits a window (margins and round trips aside)."""
+        return max(0, requests - self.max_rate) / self.max_rate * self.time_period
+
     @classmethod
     def parse(cls, spec: str) -> RateLimit:
         """Read ``"100/60"`` (requests per seconds), as the CLI and emulator accept it."""

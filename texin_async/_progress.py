@@ -106,10 +106,14 @@ class BatchProgress:
     @property
     def eta(self) -> float | None:
         """Seconds until done at the current rate; None without a total or a rate yet."""
+        return self.eta_for(self.total)
+
+    def eta_for(self, total: int | None) -> float | None:
+        """:attr:`eta` against a total known elsewhere (a CSV's line count, say)."""
         rate = self.rate
-        if self.total is None or rate <= 0:
+        if total is None or rate <= 0:
             return None
-        return max(0, self.total - self.done) / rate
+        return max(0, total - self.done) / rate
 
     @property
     def cost(self) -> Decimal:
