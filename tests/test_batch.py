@@ -19,7 +19,7 @@ from batch_job import FAST, check_outcomes
 from hypothesis import given
 from hypothesis import strategies as st
 
-import texin_async._batch
+import texin_async._batch._engine
 from texin_async import (
     BatchProgress,
     InsufficientBalanceError,
@@ -30,7 +30,7 @@ from texin_async import (
     RetryPolicy,
     TexinClient,
 )
-from texin_async._coalesce import Chunk, Item, Planner
+from texin_async._batch._plan import Chunk, Item, Planner
 from texin_async.testing import Account, Fault, TexinEmulator, serve_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -432,7 +432,7 @@ async def test_closing_early_on_the_task_group_path(
     client: TexinClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Off asyncio a task group holds the batch: closing early and running through both work."""
-    monkeypatch.setattr(texin_async._batch, "_on_asyncio", lambda: False)
+    monkeypatch.setattr(texin_async._batch._engine, "_on_asyncio", lambda: False)
     items = [(n, f"t{i % 5}") for i, n in enumerate(numbers(50))]
     tasks = asyncio.all_tasks()
     async with contextlib.aclosing(client.iter_batch(items, chunk_size=5)) as outcomes:

@@ -22,7 +22,7 @@ from texin_async import (
     RateLimit,
     TexinClient,
 )
-from texin_async._journal import ItemState, Journal, JournalRow, fingerprint
+from texin_async._batch._journal import ItemState, Journal, JournalRow, fingerprint
 from texin_async.testing import Fault, TexinEmulator
 
 pytestmark = pytest.mark.anyio

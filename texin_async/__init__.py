@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from types import FunctionType as _FunctionType
 
-from ._batch_models import (
-    BatchReport,
-    InsufficientBalanceError,
-    Message,
-    Outcome,
-    OutcomeStatus,
-)
+from ._batch import BatchProgress, BatchReport, Message, Outcome, OutcomeStatus
 from ._client import ClientState, TexinClient
 from ._config import (
     DEFAULT_BASE_URL,
@@ -26,7 +20,11 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    InsufficientBalanceError,
     InvalidRequestError,
+    JournalError,
+    JournalMismatchError,
+    LimiterUnavailableError,
     NotFoundError,
     OutcomeUnknownError,
     PermissionDeniedError,
@@ -35,7 +33,6 @@ from ._exceptions import (
     ServerError,
     TexinError,
 )
-from ._journal import JournalError, JournalMismatchError
 from ._models import (
     ApiInfo,
     Balance,
@@ -48,9 +45,8 @@ from ._models import (
     SMSResult,
 )
 from ._phone import normalize_recipient
-from ._progress import BatchProgress
 from ._ratelimit import LocalRateLimiter, RateLimiter
-from ._redis import LimiterUnavailableError, RedisRateLimiter  # imports redis-py on use
+from ._redis import RedisRateLimiter  # imports redis-py on use
 from ._retry import RetryDetails
 from ._units import COST_PER_UNIT, count_units, encoding_of, estimate_cost
 from ._version import __version__

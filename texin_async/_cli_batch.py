@@ -18,7 +18,7 @@ import msgspec
 import typer
 from rich.table import Table
 
-from ._batch_models import BatchReport, Outcome
+from ._batch import BatchProgress, BatchReport, Outcome
 from ._cli import EXIT_BATCH_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BadInput
 from ._cli_common import (
     JsonOption,
@@ -32,9 +32,7 @@ from ._cli_common import (
 )
 from ._cli_csv import CsvRows, ReportWriter, open_rows
 from ._cli_progress import ProgressDisplay, format_seconds, run_beside
-from ._exceptions import TexinError
-from ._journal import JournalMismatchError
-from ._progress import BatchProgress
+from ._exceptions import JournalMismatchError, TexinError
 
 __all__ = ["batch", "exit_code_of", "print_report"]
 

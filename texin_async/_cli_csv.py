@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ._batch_models import Message, Outcome
+from ._batch import Message, Outcome
 from ._cli import BadInput
 
 __all__ = ["REPORT_COLUMNS", "CsvRows", "ReportWriter", "open_rows"]

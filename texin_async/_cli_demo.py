@@ -15,7 +15,7 @@ from typing import Annotated
 import msgspec
 import typer
 
-from ._batch_models import BatchReport, Message
+from ._batch import BatchProgress, BatchReport, Message
 from ._cli import BadInput
 from ._cli_batch import print_report
 from ._cli_common import JsonOption, fail, print_json, run_loop, settings_of, stderr, stdout
@@ -23,7 +23,6 @@ from ._cli_progress import ProgressDisplay, run_beside
 from ._client import TexinClient
 from ._config import DEFAULT_RATE_LIMIT, RateLimit
 from ._exceptions import TexinError
-from ._progress import BatchProgress
 
 __all__ = ["demo", "demo_messages"]
 

@@ -19,10 +19,9 @@ import anyio
 import httpx
 import msgspec
 
-from ._batch import BatchItems
+from ._batch import BatchItems, BatchOptions, BatchProgress, BatchReport, Outcome
 from ._batch import iter_batch as _iter_batch
 from ._batch import send_batch as _send_batch
-from ._batch_models import BatchOptions, BatchReport, Outcome
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_CONNECTIONS,
@@ -37,7 +36,6 @@ from ._exceptions import InvalidRequestError, RateLimitError
 from ._hooks import before_send
 from ._models import ApiInfo, Balance, BulkSMSResult, ConnectionTest, MessageStatus, SMSResult
 from ._phone import normalize_recipient
-from ._progress import BatchProgress
 from ._ratelimit import LocalRateLimiter, RateLimiter
 from ._response import read_response
 from ._retry import call_with_retries

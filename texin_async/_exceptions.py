@@ -20,8 +20,7 @@ Each class is named for what happened, so a caller can decide what is safe to do
     └── JournalError             a batch journal cannot be used
         └── JournalMismatchError     the input differs from the journal's
 
-The limiter, balance and journal errors live beside the code that raises them (``_redis``,
-``_batch_models``, ``_journal``). No message or repr ever contains the API key: the key
+No message or repr ever contains the API key: the key
 travels only in request bodies, and no exception carries a request body.
 """
 
@@ -29,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -39,7 +39,11 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "InsufficientBalanceError",
     "InvalidRequestError",
+    "JournalError",
+    "JournalMismatchError",
+    "LimiterUnavailableError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
@@ -77,6 +81,15 @@ class APIConnectionError(TexinError):
     """The request never reached the API (DNS, refused, TLS failure, pool timeout).
 
     Nothing was processed, so retrying is safe, sends included.
+    """
+
+
+class LimiterUnavailableError(APIConnectionError):
+    """The shared rate limiter (Redis) could not be reached, so nothing was sent.
+
+    An :class:`APIConnectionError`: the request never left, so retrying is safe, sends
+    included. Pass ``fail_open=True`` to :class:`RedisRateLimiter` to fall back to a
+    per-process limit instead.
     """
 
 
@@ -183,6 +196,27 @@ class ResponseDecodeError(TexinError):
         self.status_code = status_code
         #: The first bytes of the body, to see what came back instead.
         self.excerpt = excerpt
+
+
+class InsufficientBalanceError(TexinError):
+    """The balance cannot cover the batch; raised before anything is sent."""
+
+    def __init__(self, message: str, *, needed_units: int, balance: Decimal) -> None:
+        super().__init__(message)
+        self.needed_units = needed_units
+        self.balance = balance
+
+
+class JournalError(TexinError):
+    """The journal cannot be used: in use by another batch, not a journal, or unwritable."""
+
+
+class JournalMismatchError(JournalError):
+    """The input is not the one the journal recorded; ``index`` is the first item that differs."""
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

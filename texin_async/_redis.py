@@ -59,13 +59,13 @@ import anyio
 from anyio.lowlevel import RunVar
 
 from ._config import DEFAULT_RATE_LIMIT, RateLimit
-from ._exceptions import APIConnectionError
+from ._exceptions import LimiterUnavailableError
 from ._ratelimit import LocalRateLimiter
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["LimiterUnavailableError", "RedisRateLimiter"]
+__all__ = ["RedisRateLimiter"]
 
 logger = logging.getLogger("texin_async")
 
@@ -134,15 +134,6 @@ _SOCKET_TIMEOUT = 5.0
 _CALL_DEADLINE = 5.0
 
 _T = TypeVar("_T")
-
-
-class LimiterUnavailableError(APIConnectionError):
-    """The shared rate limiter (Redis) could not be reached, so nothing was sent.
-
-    An :class:`APIConnectionError`: the request never left, so retrying is safe, sends
-    included. Pass ``fail_open=True`` to :class:`RedisRateLimiter` to fall back to a
-    per-process limit instead.
-    """
 
 
 class RedisRateLimiter:

@@ -1,14 +1,39 @@
-"""Live progress of a batch: counts a progress bar can poll while the batch runs."""
+"""Live progress of a batch, counts a progress bar can poll, and the report it ends with."""
 
 from __future__ import annotations
 
 import time
 from decimal import Decimal
 
-from ._batch_models import BatchReport, Outcome, OutcomeStatus
-from ._units import COST_PER_UNIT
+import msgspec
 
-__all__ = ["BatchProgress"]
+from .._units import COST_PER_UNIT
+from ._outcome import Outcome, OutcomeStatus
+
+__all__ = ["BatchProgress", "BatchReport"]
+
+
+class BatchReport(msgspec.Struct, frozen=True, kw_only=True):
+    """What a batch did: outcomes per status, requests, units and cost, time taken.
+
+    ``resumed`` counts outcomes reported from the journal rather than settled in this run;
+    they are included in the per-status counts. ``requests`` counts the send requests the
+    batch made (the client's retries of one are not counted again). In a dry run
+    ``requests``, ``units`` and ``cost`` are what the batch would use.
+    """
+
+    total: int
+    sent: int
+    invalid: int
+    failed: int
+    unknown: int
+    planned: int
+    resumed: int
+    requests: int
+    units: int
+    cost: Decimal
+    elapsed: float
+    dry_run: bool = False
 
 
 class BatchProgress:

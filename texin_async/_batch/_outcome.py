@@ -1,4 +1,4 @@
-"""How each batch item's Outcome is decided: a local check, a journal row, an answer, an error.
+"""What became of each batch item, and the rules that decide it: a local check, an answer, an error.
 
 One place holds the rules the batch promises: SENT only with a message id; INVALID when
 refused locally or listed in ``invalid_numbers``; FAILED when the API said no or the request
@@ -8,40 +8,64 @@ out.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import enum
+from typing import Any
 
-from ._batch_models import Message, Outcome, OutcomeStatus
-from ._coalesce import Item
-from ._exceptions import APIConnectionError, APIError, InvalidRequestError, OutcomeUnknownError
-from ._journal import ItemState, JournalRow
-from ._models import BulkSMSResult
-from ._phone import try_normalize_recipient
+import msgspec
+
+from .._exceptions import APIConnectionError, APIError, InvalidRequestError, OutcomeUnknownError
+from .._models import BulkSMSResult
+from .._phone import try_normalize_recipient
+from ._input import Message
+from ._plan import Item
 
 __all__ = [
     "NOT_AN_ITEM",
-    "Settled",
-    "as_message",
+    "Outcome",
+    "OutcomeStatus",
     "bulk_outcomes",
-    "from_row",
-    "invalid",
     "local_error",
     "outcome_of",
-    "row_of",
     "short",
     "status_for",
 ]
 
 NOT_AN_ITEM = "not a Message or a (recipient, text) pair"
-_IN_FLIGHT_AT_CRASH = "in flight when an earlier run stopped: it may have been sent"
 _ERROR_CHARS = 200
 
 
-class Settled(NamedTuple):
-    """An outcome that needed no request, and the journal row to write for it, if news."""
+class OutcomeStatus(enum.Enum):
+    """What became of one item; only ``SENT`` means the API accepted it."""
 
-    outcome: Outcome
-    resumed: bool
-    record: JournalRow | None
+    #: The API accepted it and gave its message id.
+    SENT = "sent"
+    #: Refused before sending (bad number, empty text) or listed in ``invalid_numbers``.
+    INVALID = "invalid"
+    #: The API refused it, or the request provably never reached the API: not sent.
+    FAILED = "failed"
+    #: No usable answer: it may or may not have gone out. Never resent unless asked.
+    UNKNOWN = "unknown"
+    #: Dry runs only: it would be sent.
+    PLANNED = "planned"
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    """The settled fate of one batch item."""
+
+    #: Position of the item in the input, from 0 (the journal's key).
+    index: int
+    #: The item's ``Message.ref``, or its index.
+    ref: Any
+    #: The recipient exactly as given.
+    recipient: Any
+    #: The number it was (or would be) sent as; None when it is not a valid number.
+    normalized: str | None
+    status: OutcomeStatus
+    message_id: str | None = None
+    #: SMS units used when SENT (estimated when PLANNED), else 0.
+    units: int = 0
+    #: A short reason for anything but SENT and PLANNED.
+    error: str | None = None
 
 
 # Which outcome an error from a send amounts to; the first matching class wins.
@@ -74,19 +98,6 @@ def outcome_of(item: Item, status: OutcomeStatus, **fields: Any) -> Outcome:
         normalized=item.normalized,
         status=status,
         **fields,
-    )
-
-
-def row_of(outcome: Outcome, fp: bytes) -> JournalRow:
-    """The journal row recording a final ``outcome``."""
-    return JournalRow(
-        outcome.index,
-        fp,
-        ItemState.of(outcome.status),
-        outcome.normalized,
-        outcome.message_id,
-        outcome.units,
-        outcome.error,
     )
 
 
@@ -134,14 +145,6 @@ def _by_number(answer: dict[str, Any]) -> dict[str, Any]:
     return {try_normalize_recipient(number) or number: value for number, value in answer.items()}
 
 
-def as_message(raw: object) -> Message | None:
-    if isinstance(raw, Message):
-        return raw
-    if isinstance(raw, tuple) and len(raw) == 2:
-        return Message(raw[0], raw[1])
-    return None
-
-
 def local_error(message: Message) -> str | None:
     """Why the API would refuse ``message`` before sending, or None (number checked apart)."""
     if not isinstance(message.text, str) or not message.text.strip():
@@ -150,34 +153,3 @@ def local_error(message: Message) -> str | None:
     if sender is not None and (not isinstance(sender, str) or not sender.strip()):
         return "sender_id must be a non-empty string"
     return None
-
-
-def from_row(row: JournalRow, ref: Any, recipient: Any) -> Settled:
-    """What a journal row records; an item in flight at a crash is now UNKNOWN, for good."""
-    state = ItemState(row.state)
-    outcome = Outcome(
-        index=row.idx,
-        ref=ref,
-        recipient=recipient,
-        normalized=row.normalized,
-        status=state.status,
-        message_id=row.message_id,
-        units=row.units,
-        error=_IN_FLIGHT_AT_CRASH if state is ItemState.IN_FLIGHT else row.error,
-    )
-    record = row_of(outcome, row.fp) if state is ItemState.IN_FLIGHT else None
-    return Settled(outcome, True, record)
-
-
-def invalid(
-    index: int, ref: Any, recipient: Any, normalized: str | None, error: str | None, fp: bytes
-) -> Settled:
-    outcome = Outcome(
-        index=index,
-        ref=ref,
-        recipient=recipient,
-        normalized=normalized,
-        status=OutcomeStatus.INVALID,
-        error=error,
-    )
-    return Settled(outcome, False, row_of(outcome, fp))

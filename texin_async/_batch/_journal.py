@@ -27,21 +27,23 @@ from typing import Any, NamedTuple, TypeVar
 import anyio
 import anyio.to_thread
 
-from ._batch_models import OutcomeStatus
-from ._exceptions import TexinError
+from .._exceptions import JournalError, JournalMismatchError
+from ._outcome import Outcome, OutcomeStatus
 
 __all__ = [
     "ItemState",
     "Journal",
-    "JournalError",
-    "JournalMismatchError",
     "JournalReader",
     "JournalRow",
     "fingerprint",
+    "mismatch",
+    "replayed",
+    "row_of",
 ]
 
 _T = TypeVar("_T")
 _SCHEMA_VERSION = "1"
+_IN_FLIGHT_AT_CRASH = "in flight when an earlier run stopped: it may have been sent"
 _PAGE = 2048
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -56,18 +58,6 @@ CREATE TABLE IF NOT EXISTS items (
 );
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 """
-
-
-class JournalError(TexinError):
-    """The journal cannot be used: in use by another batch, not a journal, or unwritable."""
-
-
-class JournalMismatchError(JournalError):
-    """The input is not the one the journal recorded; ``index`` is the first item that differs."""
-
-    def __init__(self, message: str, *, index: int) -> None:
-        super().__init__(message)
-        self.index = index
 
 
 class ItemState(enum.IntEnum):
@@ -110,6 +100,34 @@ class JournalRow(NamedTuple):
     message_id: str | None = None
     units: int = 0
     error: str | None = None
+
+
+def row_of(outcome: Outcome, fp: bytes) -> JournalRow:
+    """The journal row recording a final ``outcome``."""
+    return JournalRow(
+        outcome.index,
+        fp,
+        ItemState.of(outcome.status),
+        outcome.normalized,
+        outcome.message_id,
+        outcome.units,
+        outcome.error,
+    )
+
+
+def replayed(row: JournalRow, ref: Any, recipient: Any) -> Outcome:
+    """The outcome a row records; an item in flight at a crash is now UNKNOWN, for good."""
+    state = ItemState(row.state)
+    return Outcome(
+        index=row.idx,
+        ref=ref,
+        recipient=recipient,
+        normalized=row.normalized,
+        status=state.status,
+        message_id=row.message_id,
+        units=row.units,
+        error=_IN_FLIGHT_AT_CRASH if state is ItemState.IN_FLIGHT else row.error,
+    )
 
 
 def fingerprint(index: int, recipient: object, text: object, sender_id: object) -> bytes:

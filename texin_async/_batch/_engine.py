@@ -13,152 +13,76 @@ through :meth:`TexinClient.send_sms`/:meth:`~TexinClient.send_bulk_sms`, so ever
 passes the key's limiter and retry rules, and turn every answer or error into outcomes: one
 request's failure never cancels another's. Memory is bounded by the window and the number of
 requests in flight, whatever the size of the input. An async input that falls idle for
-``_LINGER`` has what the window holds sent at once, so a slow source is not held back.
+``LINGER`` has what the window holds sent at once, so a slow source is not held back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import inspect
 import logging
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Collection,
-    Coroutine,
-    Iterable,
-)
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Coroutine
 from contextlib import aclosing, asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
-from anyio.lowlevel import checkpoint
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._batch_models import (
-    BatchOptions,
-    BatchReport,
-    InsufficientBalanceError,
+from .._exceptions import InsufficientBalanceError, TexinError
+from .._hooks import before_send
+from .._phone import try_normalize_recipient
+from .._units import count_units
+from ._input import (
+    LINGER,
+    BatchItems,
     Message,
+    NextPair,
+    Signal,
+    as_message,
+    enumerate_items,
+    pairs_of,
+)
+from ._journal import (
+    ItemState,
+    Journal,
+    JournalReader,
+    JournalRow,
+    fingerprint,
+    mismatch,
+    replayed,
+    row_of,
+)
+from ._options import BatchOptions
+from ._outcome import (
+    NOT_AN_ITEM,
     Outcome,
     OutcomeStatus,
-)
-from ._coalesce import Chunk, Item, Planner
-from ._exceptions import TexinError
-from ._hooks import before_send
-from ._journal import ItemState, Journal, JournalReader, JournalRow, fingerprint, mismatch
-from ._outcomes import (
-    NOT_AN_ITEM,
-    Settled,
-    as_message,
     bulk_outcomes,
-    from_row,
-    invalid,
     local_error,
     outcome_of,
-    row_of,
     short,
     status_for,
 )
-from ._phone import try_normalize_recipient
-from ._progress import BatchProgress
-from ._units import count_units
+from ._plan import Chunk, Item, Planner
+from ._progress import BatchProgress, BatchReport
 
 if TYPE_CHECKING:
-    from ._client import TexinClient
+    from .._client import TexinClient
 
-__all__ = ["BatchItems", "iter_batch", "send_batch"]
+__all__ = ["iter_batch", "send_batch"]
 
 logger = logging.getLogger("texin_async")
 
-#: What a batch accepts: Messages or (recipient, text) pairs, from a sync or async iterable.
-BatchItems = Union[  # noqa: UP007  (a runtime alias: "|" between generics needs 3.10+)
-    Iterable["Message | tuple[str, str]"], AsyncIterable["Message | tuple[str, str]"]
-]
-
 _RECORD_BATCH = 1000  # journal rows of locally settled items gathered into one transaction
-_CHECKPOINT_EVERY = 512  # items read between yields to the event loop
-_LINGER = 0.05  # seconds an async input may be idle before the planner sends what it holds
-_READ_AHEAD = 64  # items of an async input read ahead of the planner
 
 
-class _Signal(enum.Enum):
-    """What the input gives the feeder instead of an item."""
+class Settled(NamedTuple):
+    """An outcome that needed no request, and the journal row to write for it, if news."""
 
-    IDLE = enum.auto()  # no item came within the linger
-    END = enum.auto()  # no items left
-
-
-_Pair = tuple[int, object]
-_NextPair = Callable[[float | None], Awaitable[_Pair | _Signal]]
-
-
-async def _enumerate(items: BatchItems) -> AsyncGenerator[tuple[int, object], None]:
-    """``(index, item)`` from a sync or async iterable, yielding to the loop now and then."""
-    if isinstance(items, AsyncIterable):
-        index = 0
-        async for raw in items:
-            if not index % _CHECKPOINT_EVERY:
-                await checkpoint()
-            yield index, raw
-            index += 1
-    else:
-        for index, raw in enumerate(items):
-            if not index % _CHECKPOINT_EVERY:
-                await checkpoint()
-            yield index, raw
-
-
-async def _next_ready(numbered: AsyncIterator[_Pair], linger: float | None) -> _Pair | _Signal:
-    """A sync input's next pair: always ready, so never idle."""
-    return await anext(numbered, _Signal.END)
-
-
-async def _next_arrival(
-    pairs: MemoryObjectReceiveStream[_Pair], failed: list[Exception], linger: float | None
-) -> _Pair | _Signal:
-    """An async input's next pair, IDLE if none comes within ``linger`` (None: wait)."""
-    try:
-        return pairs.receive_nowait()  # no cancel scope, no loop round while items flow
-    except anyio.WouldBlock:
-        pass
-    except anyio.EndOfStream:
-        return _end(failed)
-    with anyio.move_on_after(linger):
-        try:
-            return await pairs.receive()
-        except anyio.EndOfStream:
-            return _end(failed)
-    return _Signal.IDLE
-
-
-def _end(failed: list[Exception]) -> _Signal:
-    """END of an async input, or the error that ended it, raised in the feeder."""
-    if failed:
-        raise failed[0]
-    return _Signal.END
-
-
-async def _read_into(
-    items: BatchItems, pairs: MemoryObjectSendStream[_Pair], failed: list[Exception]
-) -> None:
-    """Read an async input into ``pairs``; an error of the input is kept for the feeder."""
-    async with pairs:
-        try:
-            async with aclosing(_enumerate(items)) as numbered:
-                async for pair in numbered:
-                    try:
-                        pairs.send_nowait(pair)  # no loop round per item while there is room
-                    except anyio.WouldBlock:
-                        await pairs.send(pair)
-        except Exception as exc:
-            failed.append(exc)
+    outcome: Outcome
+    resumed: bool
+    record: JournalRow | None
 
 
 class _Engine:
@@ -225,13 +149,15 @@ class _Engine:
             if row.fp != fp:
                 raise mismatch(self.options.journal, index)
             if not self._resend(row.state):
-                return from_row(row, ref, recipient)
+                outcome = replayed(row, ref, recipient)
+                news = row_of(outcome, fp) if row.state == ItemState.IN_FLIGHT else None
+                return Settled(outcome, True, news)
         if message is None:
-            return invalid(index, ref, raw, None, NOT_AN_ITEM, fp)
+            return _invalid(index, ref, raw, None, NOT_AN_ITEM, fp)
         normalized = try_normalize_recipient(recipient)
         error = "not a valid mobile number" if normalized is None else local_error(message)
         if normalized is None or error is not None:
-            return invalid(index, ref, recipient, normalized, error, fp)
+            return _invalid(index, ref, recipient, normalized, error, fp)
         sender_id = message.sender_id if message.sender_id is not None else self.client.sender_id
         return Item(index, ref, recipient, normalized, message.text, sender_id, fp)
 
@@ -253,7 +179,7 @@ class _Engine:
         """Walk a re-iterable input once before sending: journal match and units needed."""
         reader = JournalReader(self.journal) if self.journal else None
         units = count = 0
-        async with aclosing(_enumerate(self.items)) as numbered:
+        async with aclosing(enumerate_items(self.items)) as numbered:
             async for index, raw in numbered:
                 row = await reader.row(index) if reader else None
                 decided = self._triage(index, raw, row)
@@ -285,44 +211,25 @@ class _Engine:
         async with chunks:
             try:
                 with self._stop_feeding:
-                    if isinstance(self.items, AsyncIterable):
-                        await self._read_async(chunks)
-                    else:
-                        async with aclosing(_enumerate(self.items)) as numbered:
-                            await self._read_all(chunks, partial(_next_ready, numbered))
+                    async with pairs_of(self.items) as next_pair:
+                        await self._read_all(chunks, next_pair)
             except anyio.BrokenResourceError:
                 self._cancel.cancel()  # the consumer of iter_batch went away
             except Exception as exc:
                 self.error = self.error or exc
 
-    async def _read_async(self, chunks: ObjectSendStream[Chunk]) -> None:
-        """Read an async input in a task of its own, so that an idle input can be noticed."""
-        send, receive = anyio.create_memory_object_stream[_Pair](_READ_AHEAD)
-        failed: list[Exception] = []
-        error = None
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_read_into, self.items, send, failed)
-            try:
-                with receive:
-                    await self._read_all(chunks, partial(_next_arrival, receive, failed))
-            except Exception as exc:  # raised below, outside the group: not wrapped in one
-                error = exc
-            tg.cancel_scope.cancel()
-        if error is not None:
-            raise error
-
-    async def _read_all(self, chunks: ObjectSendStream[Chunk], next_pair: _NextPair) -> None:
+    async def _read_all(self, chunks: ObjectSendStream[Chunk], next_pair: NextPair) -> None:
         """Triage each item in input order, keep the window full, then drain it.
 
-        When the input is idle for ``_LINGER`` (a slow async source), what the window holds
+        When the input is idle for ``LINGER`` (a slow async source), what the window holds
         goes out at once rather than wait for items that may be long in coming; an input
         that is never idle that long is coalesced in full.
         """
         planner = self._planner
         reader = JournalReader(self.journal) if self.journal else None
         count = 0
-        while (pair := await next_pair(_LINGER if planner.size else None)) is not _Signal.END:
-            if pair is _Signal.IDLE:
+        while (pair := await next_pair(LINGER if planner.size else None)) is not Signal.END:
+            if pair is Signal.IDLE:
                 await self._drain(chunks)
                 continue
             index, raw = pair
@@ -449,6 +356,20 @@ class _Engine:
                 await result
         if self.sink is not None:
             await self.sink.send(outcome)
+
+
+def _invalid(
+    index: int, ref: Any, recipient: Any, normalized: str | None, error: str | None, fp: bytes
+) -> Settled:
+    outcome = Outcome(
+        index=index,
+        ref=ref,
+        recipient=recipient,
+        normalized=normalized,
+        status=OutcomeStatus.INVALID,
+        error=error,
+    )
+    return Settled(outcome, False, row_of(outcome, fp))
 
 
 def _units_of(chunk: Chunk) -> int:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import heapq
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._journal import JournalRow
-from ._units import count_units
+from .._units import count_units
+
+if TYPE_CHECKING:
+    from ._journal import JournalRow
 
 __all__ = ["Chunk", "Item", "Planner"]
 
