@@ -8,9 +8,11 @@ import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 
 from texin_async import (
@@ -28,6 +30,7 @@ from texin_async import (
     RetryPolicy,
     ServerError,
     TexinClient,
+    TexinError,
 )
 from texin_async._transport import TransportChoice
 from texin_async.testing import Account, Fault, TexinEmulator, serve
@@ -179,25 +182,28 @@ async def test_insufficient_balance_is_final_and_charges_nothing(
 
 
 @pytest.mark.parametrize(
-    ("fault", "processed"),
+    ("fault", "raised", "processed"),
     [
-        (Fault.DROP_BEFORE, 0),
-        (Fault.DROP_AFTER, 1),
-        (Fault.HTML_502, 0),
-        (Fault.TRUNCATED_JSON, 1),
+        (Fault.DROP_BEFORE, OutcomeUnknownError, 0),
+        (Fault.DROP_AFTER, OutcomeUnknownError, 1),
+        (Fault.HTML_502, ServerError, 0),
+        (Fault.TRUNCATED_JSON, OutcomeUnknownError, 1),
+        (Fault.SERVER_ERROR, ServerError, 0),
     ],
 )
-async def test_send_without_usable_answer_is_unknown_and_never_resent(
+async def test_send_without_a_verdict_is_maybe_sent_and_never_resent(
     client: TexinClient,
     texin_emulator: TexinEmulator,
     texin_api_key: str,
     fault: Fault,
+    raised: type[TexinError],
     processed: int,
 ) -> None:
-    """No usable answer: OutcomeUnknownError, one request, never a second SMS."""
+    """No verdict from the API: maybe_sent, one request, never a second SMS."""
     texin_emulator.faults.schedule(fault, endpoint="send_sms")
-    with pytest.raises(OutcomeUnknownError):
+    with pytest.raises(raised) as caught:
         await client.send_sms(NUMBER, "hi")
+    assert caught.value.maybe_sent
     assert texin_emulator.processed(texin_api_key)[NUMBER] == processed
     assert sum(texin_emulator.requests(texin_api_key).values()) <= 1
 
@@ -218,30 +224,29 @@ async def test_slow_send_times_out_as_unknown(
     assert texin_emulator.processed(texin_api_key)[NUMBER] == 1
 
 
-@pytest.mark.parametrize("fault", [Fault.SERVER_ERROR, Fault.RATE_LIMIT])
-async def test_send_refused_before_processing_is_retried_once_delivered(
-    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str, fault: Fault
+async def test_send_refused_by_a_429_is_retried_once_delivered(
+    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str
 ) -> None:
-    """A JSON 500 or a 429 proves nothing was sent: the retry delivers exactly once."""
-    texin_emulator.faults.schedule(fault, endpoint="send_sms")
+    """A 429 proves nothing was sent: the retry delivers exactly once."""
+    texin_emulator.faults.schedule(Fault.RATE_LIMIT, endpoint="send_sms")
     result = await client.send_sms(NUMBER, "hi")
     assert result.message_id
     assert texin_emulator.processed(texin_api_key)[NUMBER] == 1
 
 
-async def test_gateway_failure_is_a_server_error_after_retries(
+async def test_gateway_failure_is_a_maybe_sent_server_error_not_retried(
     texin_api_key: str, backend: TransportChoice
 ) -> None:
-    """A number the gateway rejects fails with ServerError and is never charged."""
+    """A gateway failure (500) may come after sending: ServerError, maybe_sent, one request."""
     emulator = TexinEmulator(failing_numbers=[NUMBER])
     async with (
         serve(emulator) as url,
         TexinClient(texin_api_key, base_url=url, retry=FAST, transport=backend) as c,
     ):
-        with pytest.raises(ServerError, match="Failed to send SMS"):
+        with pytest.raises(ServerError, match="Failed to send SMS") as caught:
             await c.send_sms(NUMBER, "hi")
-    assert emulator.processed(texin_api_key)[NUMBER] == 0
-    assert emulator.requests(texin_api_key)["send_sms", 500] == FAST.attempts
+    assert caught.value.maybe_sent
+    assert emulator.requests(texin_api_key)["send_sms", 500] == 1
 
 
 async def test_ambiguous_send_retry_opt_in_can_send_twice(
@@ -363,30 +368,27 @@ async def test_clients_with_one_key_share_its_budget(
     assert texin_emulator.max_in_window(texin_api_key) == 10
 
 
-async def test_unshared_budgets_hit_429_and_lose_nothing(
+async def test_another_process_on_the_key_trips_429s_and_nothing_is_lost(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
 ) -> None:
-    """Two limiters on one key (as two processes would) trip 429s; pauses and retries
-    still deliver every send exactly once."""
+    """Another process filling the key's window (raw posts here) makes ours meet 429s; the
+    key pauses and retries, and every send is delivered exactly once."""
     texin_emulator.set_rate_limit("10/1")
     policy = RetryPolicy(attempts=8, wait_initial=0.05, wait_max=0.2)
-    clients = [
-        TexinClient(
-            texin_api_key,
-            base_url=texin_emulator_url,
-            # A limiter of its own each: two processes' budgets, unshared.
-            limiter=LocalRateLimiter(RateLimit(max_rate=10, time_period=1.0)),
-            retry=policy,
-        )
-        for _ in range(2)
-    ]
     start = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for i, client in enumerate(clients):
-            for j in range(10):
-                tg.start_soon(client.send_sms, f"07000000{i}{j}", "hi")
-    for client in clients:
-        await client.aclose()
+    async with (
+        httpx.AsyncClient(base_url=texin_emulator_url) as other,
+        TexinClient(
+            texin_api_key, base_url=texin_emulator_url, rate_limit="10/1", retry=policy
+        ) as client,
+        anyio.create_task_group() as tg,
+    ):
+        for j in range(10):
+            body = {"api_key": texin_api_key, "recipient": f"070000001{j}", "message": "x"}
+            tg.start_soon(partial(other.post, "send_sms", json=body))
+        await anyio.sleep(0.05)
+        for j in range(10):
+            tg.start_soon(client.send_sms, f"070000000{j}", "hi")
     assert texin_emulator.rate_limited(texin_api_key) > 0
     processed = texin_emulator.processed(texin_api_key)
     assert len(processed) == 20

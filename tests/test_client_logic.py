@@ -1,89 +1,43 @@
-"""TexinClient's pure logic over httpx.MockTransport: validation, classification, retry rules.
+"""TexinClient's pure logic over httpx.MockTransport: construction, validation, the request
+path's steps (limiter, departure), secrets and lifecycle.
 
-Behaviour over real sockets against the emulator is in test_client.py.
+Reading answers is in test_response.py, retry rules in test_retry.py, behaviour over real
+sockets against the emulator in test_client.py.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import ssl
-from collections.abc import Callable
 
-import anyio
 import httpx
 import pytest
+from mock_api import CANARY, SENT, Recorder, client_for, error_body, html, json_answer
 
 from texin_async import (
-    APIConnectionError,
     APIError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
     InvalidRequestError,
+    JournalError,
+    LimiterUnavailableError,
     LocalRateLimiter,
     NotFoundError,
-    OutcomeUnknownError,
     PermissionDeniedError,
     RateLimit,
     RateLimitError,
-    ResponseDecodeError,
     RetryDetails,
     RetryPolicy,
     ServerError,
     TexinClient,
     TexinError,
 )
+from texin_async._endpoints import SEND_SMS
 
 pytestmark = pytest.mark.anyio
-
-CANARY = "canary-SECRET-KEY-0123456789"
-FAST = RetryPolicy(attempts=3, wait_initial=0, wait_max=0, wait_jitter=0)
-SENT = {
-    "success": True,
-    "message": "SMS sent successfully!",
-    "message_id": "API-1",
-    "recipient": "254712345678",
-    "units_used": 1,
-    "cost": 0.3,
-    "new_balance": 92,
-}
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Recorder:
-    """A MockTransport handler that counts requests and replays a script of answers."""
-
-    def __init__(self, *answers: httpx.Response | Exception) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
-def client_for(handler: Handler, **kw: object) -> TexinClient:
-    kw.setdefault("retry", FAST)
-    if "limiter" not in kw:
-        kw.setdefault("rate_limit", None)
-    return TexinClient(
-        CANARY,
-        base_url="http://127.0.0.1/api/",
-        transport=httpx.MockTransport(handler),
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def json_answer(status: int, body: object, **headers: str) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
-
-
-def error_body(message: str = "nope", error: str = "detail") -> dict[str, object]:
-    return {"success": False, "message": message, "error": error}
 
 
 # -- construction ---------------------------------------------------------------------------
@@ -240,148 +194,22 @@ async def test_redirect_is_not_followed() -> None:
     assert len(recorder.requests) == 1
 
 
-async def test_wrong_shape_success_is_unusable_for_a_read() -> None:
-    """A 200 that is JSON but not the documented shape is a ResponseDecodeError."""
-    recorder = Recorder(json_answer(200, {"success": True, "unexpected": 1}))
-    async with client_for(recorder, retry=RetryPolicy(attempts=1)) as client:
-        with pytest.raises(ResponseDecodeError) as caught:
-            await client.get_balance()
-    assert caught.value.status_code == 200
-    assert "unexpected" in caught.value.excerpt
-
-
-# -- retry rules -----------------------------------------------------------------------------
-
-
-def html_502() -> httpx.Response:
-    return httpx.Response(
-        502, text="<html>502 Bad Gateway</html>", headers={"Content-Type": "text/html"}
-    )
-
-
-async def test_send_with_json_5xx_refusal_is_retried() -> None:
-    """A 5xx whose JSON says success:false proves nothing was sent: retry it."""
-    recorder = Recorder(json_answer(500, error_body()), json_answer(200, SENT))
-    async with client_for(recorder) as client:
-        result = await client.send_sms("0712345678", "hi")
-    assert result.message_id == "API-1"
-    assert len(recorder.requests) == 2
-
-
-async def test_send_gives_up_after_the_policys_attempts() -> None:
-    """Retries stop at RetryPolicy.attempts and raise the last error, not a RetryError."""
-    recorder = Recorder(json_answer(500, error_body()))
-    async with client_for(recorder) as client:
-        with pytest.raises(ServerError):
-            await client.send_sms("0712345678", "hi")
-    assert len(recorder.requests) == FAST.attempts
-
-
-async def test_send_with_html_502_is_outcome_unknown_and_not_retried() -> None:
-    """A proxy's HTML 502 after a send leaves the outcome unknown: never resent."""
-    recorder = Recorder(html_502(), json_answer(200, SENT))
-    async with client_for(recorder) as client:
-        with pytest.raises(OutcomeUnknownError) as caught:
-            await client.send_sms("0712345678", "hi")
-    assert caught.value.status_code == 502
-    assert len(recorder.requests) == 1
-
-
-async def test_ambiguous_send_retried_only_when_opted_in() -> None:
-    """retry_ambiguous_sends=True trades never-twice for never-lost."""
-    recorder = Recorder(html_502(), json_answer(200, SENT))
-    policy = RetryPolicy(
-        attempts=3, wait_initial=0, wait_max=0, wait_jitter=0, retry_ambiguous_sends=True
-    )
-    async with client_for(recorder, retry=policy) as client:
-        await client.send_sms("0712345678", "hi")
-    assert len(recorder.requests) == 2
-
-
-async def test_truncated_send_answer_is_outcome_unknown_with_excerpt() -> None:
-    """A 200 with half a JSON body is outcome-unknown, keeping what came back."""
-    body = json.dumps(SENT)[:40]
-    recorder = Recorder(httpx.Response(200, text=body))
-    async with client_for(recorder) as client:
-        with pytest.raises(OutcomeUnknownError) as caught:
-            await client.send_sms("0712345678", "hi")
-    assert caught.value.excerpt == body
-    assert len(recorder.requests) == 1
-
-
-async def test_read_with_html_502_is_retried() -> None:
-    """Reads are safe to repeat, so an unusable answer is retried."""
-    balance = {"success": True, "sms_balance": 86}
-    recorder = Recorder(html_502(), json_answer(200, balance))
-    async with client_for(recorder) as client:
-        assert (await client.get_balance()).sms_balance == 86
-    assert len(recorder.requests) == 2
-
-
-@pytest.mark.parametrize(
-    ("fault", "raised", "calls"),
-    [
-        (httpx.ConnectError("refused"), APIConnectionError, FAST.attempts),
-        (httpx.ConnectTimeout("slow connect"), APIConnectionError, FAST.attempts),
-        (httpx.ReadTimeout("slow answer"), APITimeoutError, 1),
-        (httpx.RemoteProtocolError("dropped"), OutcomeUnknownError, 1),
-        (httpx.ReadError("reset"), OutcomeUnknownError, 1),
-    ],
-)
-async def test_send_retries_only_what_was_provably_not_sent(
-    fault: Exception, raised: type[TexinError], calls: int
-) -> None:
-    """Connect failures are retried; a failure after sending is raised at once."""
-    recorder = Recorder(fault)
-    async with client_for(recorder) as client:
-        with pytest.raises(raised) as caught:
-            await client.send_sms("0712345678", "hi")
-    assert isinstance(caught.value.__cause__, httpx.HTTPError)
-    assert len(recorder.requests) == calls
-
-
-async def test_timeout_on_a_read_is_retried() -> None:
-    """A read that timed out is asked again."""
-    recorder = Recorder(
-        httpx.ReadTimeout("slow"), json_answer(200, {"success": True, "sms_balance": 1})
-    )
-    async with client_for(recorder) as client:
-        await client.get_balance()
-    assert len(recorder.requests) == 2
-
-
-@pytest.mark.parametrize("status", [400, 401, 403, 404])
-async def test_client_errors_are_never_retried(status: int) -> None:
-    """4xx (bad input, bad key, insufficient balance) is final."""
-    recorder = Recorder(json_answer(status, error_body()))
-    async with client_for(recorder) as client:
-        with pytest.raises(APIError):
-            await client.send_sms("0712345678", "hi")
-    assert len(recorder.requests) == 1
-
-
-async def test_success_false_on_200_is_final_for_sends() -> None:
-    """A 200 with success:false (e.g. an invalid sender id) is an APIError, not retried."""
-    recorder = Recorder(json_answer(200, error_body("Failed to send SMS", "SenderId invalid")))
-    async with client_for(recorder) as client:
-        with pytest.raises(APIError, match="SenderId invalid"):
-            await client.send_sms("0712345678", "hi")
-    assert len(recorder.requests) == 1
-
-
 class RecordingLimiter:
     """A RateLimiter that records what the client asks of it."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: list[str] | None = None) -> None:
         self.acquired = 0
         self.released = 0
         self.pauses: list[float] = []
+        self.events = [] if events is None else events
 
     async def acquire(self, key_id: str) -> None:
         self.acquired += 1
+        self.events.append("acquire")
 
     async def release(self, key_id: str) -> None:
         self.released += 1
+        self.events.append("release")
 
     async def pause(self, key_id: str, seconds: float) -> None:
         self.pauses.append(seconds)
@@ -409,21 +237,6 @@ async def test_retry_after_is_capped_by_the_policy() -> None:
     async with client_for(recorder, limiter=limiter, retry=policy) as client:
         await client.send_sms("0712345678", "hi")
     assert limiter.pauses == [5.0]
-
-
-async def test_retry_hook_is_told_each_retry() -> None:
-    """RetryPolicy.on_retry receives a RetryDetails per retry."""
-    seen: list[RetryDetails] = []
-    policy = RetryPolicy(
-        attempts=3, wait_initial=0, wait_max=0, wait_jitter=0, on_retry=seen.append
-    )
-    recorder = Recorder(
-        json_answer(500, error_body()), json_answer(500, error_body()), json_answer(200, SENT)
-    )
-    async with client_for(recorder, retry=policy) as client:
-        await client.send_sms("0712345678", "hi")
-    assert [(d.endpoint, d.attempt) for d in seen] == [("send_sms", 1), ("send_sms", 2)]
-    assert all(isinstance(d.error, ServerError) for d in seen)
 
 
 async def test_every_request_passes_the_limiter() -> None:
@@ -454,7 +267,7 @@ ERROR_PATHS: list[httpx.Response | Exception] = [
     json_answer(429, error_body(), **{"Retry-After": "0"}),
     json_answer(500, error_body()),
     json_answer(200, {"success": False}),
-    html_502(),
+    html(502),
     httpx.Response(200, text='{"success": tr'),
     httpx.Response(301, headers={"Location": "https://x.example/"}),
     httpx.ConnectError("refused"),
@@ -509,38 +322,6 @@ def test_rate_limit_is_validated() -> None:
         RateLimit(max_rate=0)
 
 
-async def test_an_earlier_unknown_outcome_is_not_hidden_by_a_later_refusal() -> None:
-    """With ambiguous retries on, a drop then 500s ends in OutcomeUnknownError: the
-    dropped attempt may have been processed, so "safe to retry" would be a lie."""
-    recorder = Recorder(httpx.RemoteProtocolError("dropped"), json_answer(500, error_body()))
-    policy = RetryPolicy(
-        attempts=3, wait_initial=0, wait_max=0, wait_jitter=0, retry_ambiguous_sends=True
-    )
-    async with client_for(recorder, retry=policy) as client:
-        with pytest.raises(OutcomeUnknownError) as caught:
-            await client.send_sms("0712345678", "hi")
-    assert isinstance(caught.value.__cause__, ServerError)
-    assert len(recorder.requests) == 3
-
-
-async def test_retry_details_count_time_from_the_first_attempt() -> None:
-    """RetryDetails.elapsed includes the first attempt, which runs outside tenacity."""
-    seen: list[RetryDetails] = []
-
-    async def slow_then_ok(request: httpx.Request) -> httpx.Response:
-        if not seen:
-            await anyio.sleep(0.2)
-            return json_answer(500, error_body())
-        return json_answer(200, SENT)
-
-    policy = RetryPolicy(
-        attempts=2, wait_initial=0, wait_max=0, wait_jitter=0, on_retry=seen.append
-    )
-    async with client_for(slow_then_ok, retry=policy) as client:
-        await client.send_sms("0712345678", "hi")
-    assert seen[0].elapsed >= 0.2
-
-
 async def test_429_without_retry_after_backs_off_instead_of_retrying_at_once() -> None:
     """No Retry-After: the task backs off as for any retry, and the key is not paused."""
     limiter = RecordingLimiter()
@@ -578,8 +359,8 @@ async def test_a_callers_client_never_follows_redirects() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"rate_limit": RateLimit(), "limiter": RecordingLimiter()}, ValueError),
-        ({"rate_limit": 100}, TypeError),
+        ({"rate_limit": RateLimit(), "limiter": RecordingLimiter()}, InvalidRequestError),
+        ({"rate_limit": 100}, InvalidRequestError),
         ({"timeout": None}, ValueError),
         ({"max_connections": 0}, ValueError),
         ({"http_client": httpx.AsyncClient(), "verify": "/tmp/ca.pem"}, ValueError),
@@ -604,3 +385,100 @@ def test_retry_attempts_must_be_a_whole_number() -> None:
     """RetryPolicy(attempts=2.5) is refused, not rounded somewhere later."""
     with pytest.raises(TypeError, match="attempts"):
         RetryPolicy(attempts=2.5)  # type: ignore[arg-type]
+
+
+# -- configuration is checked, and fixed, at construction -----------------------------------
+
+
+async def test_a_second_budget_for_a_key_is_refused_at_construction() -> None:
+    """Two open clients of one key with different RateLimits: refused before any request,
+    as a TexinError that is also a ValueError, naming the key by its id only."""
+    first = client_for(Recorder(json_answer(200, SENT)), rate_limit="20/2")
+    with pytest.raises(InvalidRequestError, match=first.key_id) as caught:
+        client_for(Recorder(json_answer(200, SENT)), rate_limit="30/2")
+    assert isinstance(caught.value, ValueError)
+    assert not caught.value.maybe_sent
+    assert CANARY not in str(caught.value)
+    second = client_for(Recorder(json_answer(200, SENT)), rate_limit="20/2")  # same: shared
+    assert second._limiter is first._limiter
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_a_closed_or_dropped_client_frees_its_key_for_another_budget() -> None:
+    """The one-budget rule binds open clients only: close one, or drop it, and the key is free."""
+    first = client_for(Recorder(json_answer(200, SENT)), rate_limit="20/2")
+    await first.aclose()
+    second = client_for(Recorder(json_answer(200, SENT)), rate_limit="30/2")
+    del second  # never closed: garbage collection frees the key too
+    gc.collect()
+    await client_for(Recorder(json_answer(200, SENT)), rate_limit="40/2").aclose()
+
+
+@pytest.mark.parametrize("name", ["base_url", "sender_id", "retry", "key_id", "state"])
+def test_settings_are_read_only_after_construction(name: str) -> None:
+    """base_url and friends cannot be changed past the checks made at construction."""
+    client = TexinClient(CANARY, base_url="http://127.0.0.1/api/", rate_limit=None)
+    with pytest.raises(AttributeError):
+        setattr(client, name, "http://evil.example/api/")
+    assert client.base_url == "http://127.0.0.1/api/"
+
+
+def test_repr_of_a_half_built_client_still_formats() -> None:
+    """A constructor that raised leaves an object whose repr works (tracebacks with locals)."""
+    client = TexinClient.__new__(TexinClient)
+    assert "TexinClient" in repr(client)
+
+
+# -- the departure point ----------------------------------------------------------------------
+
+
+async def test_a_failing_departure_step_sends_nothing_and_is_not_sent() -> None:
+    """A step that fails just before the request leaves stops it: nothing reaches the API."""
+    recorder = Recorder(json_answer(200, SENT))
+
+    async def departure() -> None:
+        raise JournalError("journal job.sqlite: disk I/O error")
+
+    async with client_for(recorder) as client:
+        payload = client._sms_payload("0712345678", "hi", None)
+        with pytest.raises(JournalError) as caught:
+            await client._request(SEND_SMS, payload, departure=departure)
+    assert not caught.value.maybe_sent
+    assert recorder.requests == []
+
+
+async def test_the_departure_step_runs_on_every_attempt_after_the_slot() -> None:
+    """It runs once per attempt, after the limiter granted the slot, before the transport."""
+    events: list[str] = []
+    limiter = RecordingLimiter(events)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        events.append("sent")
+        if events.count("sent") == 1:
+            raise httpx.ConnectError("refused")
+        return json_answer(200, SENT)
+
+    async def departure() -> None:
+        events.append("departure")
+
+    async with client_for(handler, limiter=limiter) as client:
+        payload = client._sms_payload("0712345678", "hi", None)
+        await client._request(SEND_SMS, payload, departure=departure)
+    assert events == ["acquire", "departure", "sent", "release"] * 2
+
+
+class BrokenLimiter(RecordingLimiter):
+    async def acquire(self, key_id: str) -> None:
+        raise RuntimeError("bug in a custom limiter")
+
+
+async def test_a_limiter_that_raises_means_nothing_was_sent() -> None:
+    """A limiter's own failure is LimiterUnavailableError (maybe_sent False), retried."""
+    recorder = Recorder(json_answer(200, SENT))
+    async with client_for(recorder, limiter=BrokenLimiter()) as client:
+        with pytest.raises(LimiterUnavailableError, match="bug in a custom limiter") as caught:
+            await client.send_sms("0712345678", "hi")
+    assert not caught.value.maybe_sent
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert recorder.requests == []

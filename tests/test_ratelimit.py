@@ -216,19 +216,6 @@ def test_local_limiter_satisfies_the_protocol() -> None:
     assert isinstance(LocalRateLimiter(RateLimit()), RateLimiter)
 
 
-async def test_clients_of_one_key_cannot_bring_different_budgets() -> None:
-    """Two shared limiters with different RateLimits on one key would double its budget:
-    the second is refused, naming both."""
-    first = LocalRateLimiter.shared(RateLimit(max_rate=5, time_period=1.0))
-    second = LocalRateLimiter.shared(RateLimit(max_rate=5, time_period=1.0, margin=0.01))
-    await first.acquire("one-key")
-    await first.release("one-key")
-    with pytest.raises(ValueError, match="one RateLimit"):
-        await second.acquire("one-key")
-    await second.acquire("another-key")  # a different key may have its own
-    await second.release("another-key")
-
-
 def test_least_seconds_for_counts_the_burst_then_a_window_per_budget() -> None:
     """The plan the CLI prints: max_rate at once, then one window per further max_rate."""
     limit = RateLimit(max_rate=100, time_period=60.0)

@@ -148,7 +148,7 @@ def balance(ctx: typer.Context, json: JsonOption = False) -> None:
         print_json(result)
         return
     stdout.print(f"Balance: {result.sms_balance} credits")
-    if result.sms_cost_per_unit is not None:
+    if result.sms_balance is not None and result.sms_cost_per_unit is not None:
         worth = result.sms_balance * result.sms_cost_per_unit
         stdout.print(f"Worth:   KES {worth:.2f} at KES {result.sms_cost_per_unit} per unit")
     if result.username:

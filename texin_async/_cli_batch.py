@@ -203,7 +203,9 @@ def _ignore(outcome: Outcome) -> None:
     pass
 
 
-def _print_plan(rows: CsvRows, settings: Settings, options: _Options, balance: Decimal) -> None:
+def _print_plan(
+    rows: CsvRows, settings: Settings, options: _Options, balance: Decimal | None
+) -> None:
     """What is about to happen, and how long it will take at the key's rate limit."""
     limit = settings.rate_limit
     count = rows.estimated_rows

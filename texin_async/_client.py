@@ -9,8 +9,8 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable
-from dataclasses import dataclass
+import weakref
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
@@ -32,39 +32,47 @@ from ._config import (
     RetryPolicy,
     to_timeout,
 )
-from ._exceptions import InvalidRequestError, RateLimitError
-from ._hooks import before_send
-from ._models import ApiInfo, Balance, BulkSMSResult, ConnectionTest, MessageStatus, SMSResult
+from ._endpoints import (
+    API_INFO,
+    CHECK_STATUS,
+    GET_BALANCE,
+    SEND_BULK_SMS,
+    SEND_SMS,
+    TEST_CONNECTION,
+    Endpoint,
+)
+from ._exceptions import (
+    InvalidRequestError,
+    LimiterUnavailableError,
+    RateLimitError,
+    TexinError,
+)
+from ._models import (
+    ApiInfo,
+    Balance,
+    BulkSMSResult,
+    ConnectionTest,
+    MessageStatus,
+    Result,
+    SMSResult,
+)
 from ._phone import normalize_recipient
-from ._ratelimit import LocalRateLimiter, RateLimiter
+from ._ratelimit import LocalRateLimiter, RateLimiter, claim
 from ._response import read_response
-from ._retry import call_with_retries
+from ._retry import Retries
 from ._transport import TransportChoice, open_transport
 from ._units import COST_PER_UNIT
 
-__all__ = ["TexinClient"]
+__all__ = ["ClientState", "Departure", "TexinClient"]
 
 logger = logging.getLogger("texin_async")
-_R = TypeVar("_R", ApiInfo, ConnectionTest, Balance, SMSResult, BulkSMSResult, MessageStatus)
+_R = TypeVar("_R", bound=Result)
 _ENCODER = msgspec.json.Encoder()
 
-
-@dataclass(frozen=True, slots=True)
-class _Endpoint:
-    """One API endpoint: how to call it and whether it sends SMS (stricter retries)."""
-
-    name: str
-    path: str
-    method: str
-    is_send: bool = False
-
-
-_API_INFO = _Endpoint("api_info", "", "GET")
-_TEST_CONNECTION = _Endpoint("test_connection", "test_connection", "GET")
-_GET_BALANCE = _Endpoint("get_balance", "get_balance", "POST")
-_CHECK_STATUS = _Endpoint("check_status", "check_status", "POST")
-_SEND_SMS = _Endpoint("send_sms", "send_sms", "POST", is_send=True)
-_SEND_BULK_SMS = _Endpoint("send_bulk_sms", "send_bulk_sms", "POST", is_send=True)
+#: A step run once a request holds its limiter slot, just before it leaves (e.g. a batch's
+#: journal write). If it raises, nothing was sent: its error must be a TexinError whose
+#: ``maybe_sent`` is False.
+Departure = Callable[[], Awaitable[object]]
 
 
 class ClientState(enum.Enum):
@@ -148,27 +156,64 @@ class TexinClient:
             raise InvalidRequestError("no API key: pass api_key= or set TEXIN_API_KEY")
         _check_transport_arguments(http_client, transport, verify, max_connections)
         self._key = _Secret(key)
-        self.key_id = hashlib.sha256(key.encode()).hexdigest()[:16]
-        self.base_url = _checked_base_url(
+        self._key_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+        self._base_url = _checked_base_url(
             base_url or os.environ.get("TEXIN_BASE_URL") or DEFAULT_BASE_URL,
             allow_insecure_http=allow_insecure_http,
         )
-        self.sender_id = sender_id
-        self.retry = retry
+        self._sender_id = sender_id
+        self._retry = retry
         self._timeout = to_timeout(timeout)
         self._limiter = _limiter_for(rate_limit, limiter)
         self._in_flight = anyio.Semaphore(max_connections, fast_acquire=True)
-        self._transport = open_transport(
-            transport,
-            http_client,
-            verify=verify,
-            timeout=self._timeout,
-            max_connections=max_connections,
-        )
-        self.state = ClientState.OPEN
+        # Last, so that a refused argument above leaves no claim behind.
+        self._unclaim = claim(self._key_id, self._limiter)
+        try:
+            self._transport = open_transport(
+                transport,
+                http_client,
+                verify=verify,
+                timeout=self._timeout,
+                max_connections=max_connections,
+            )
+        except BaseException:
+            self._unclaim()
+            raise
+        weakref.finalize(self, self._unclaim)  # a client dropped unclosed frees its key
+        self._state = ClientState.OPEN
+
+    @property
+    def base_url(self) -> str:
+        """The API root every request goes to, with a trailing slash."""
+        return self._base_url
+
+    @property
+    def sender_id(self) -> str | None:
+        """The default sender id of sends (None: the account's default)."""
+        return self._sender_id
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """When failed requests are retried."""
+        return self._retry
+
+    @property
+    def key_id(self) -> str:
+        """A hash prefix naming the API key in logs, limiters and errors, never the key."""
+        return self._key_id
+
+    @property
+    def state(self) -> ClientState:
+        """OPEN until :meth:`aclose`."""
+        return self._state
 
     def __repr__(self) -> str:
-        return f"<TexinClient {self.base_url} key_id={self.key_id} {self.state.value}>"
+        # getattr: a half-built client (its constructor raised) must still format.
+        state = getattr(self, "_state", None)
+        return (
+            f"<TexinClient {getattr(self, '_base_url', '?')} "
+            f"key_id={getattr(self, '_key_id', '?')} {state.value if state else 'unopened'}>"
+        )
 
     async def __aenter__(self) -> TexinClient:
         self._check_open()
@@ -184,24 +229,25 @@ class TexinClient:
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it was passed in). Safe to call twice."""
-        if self.state is ClientState.CLOSED:
+        if self._state is ClientState.CLOSED:
             return
-        self.state = ClientState.CLOSED
+        self._state = ClientState.CLOSED
+        self._unclaim()
         await self._transport.aclose()
 
     # -- endpoints -------------------------------------------------------------------------
 
     async def api_info(self) -> ApiInfo:
         """The API's name, version and endpoints (``GET /api/``)."""
-        return await self._request(_API_INFO, None, ApiInfo)
+        return await self._request(API_INFO, None)
 
     async def test_connection(self) -> ConnectionTest:
         """Check that the API is reachable (``GET /api/test_connection``)."""
-        return await self._request(_TEST_CONNECTION, None, ConnectionTest)
+        return await self._request(TEST_CONNECTION, None)
 
     async def get_balance(self) -> Balance:
         """Credits left and account details."""
-        return await self._request(_GET_BALANCE, {}, Balance)
+        return await self._request(GET_BALANCE, {})
 
     async def check_status(self, message_id: str) -> MessageStatus:
         """Delivery status of a message sent earlier.
@@ -212,20 +258,19 @@ class TexinClient:
         """
         if not isinstance(message_id, str) or not message_id.strip():
             raise InvalidRequestError(f"message_id must be a non-empty string, got {message_id!r}")
-        return await self._request(_CHECK_STATUS, {"message_id": message_id}, MessageStatus)
+        return await self._request(CHECK_STATUS, {"message_id": message_id})
 
     async def send_sms(
         self, recipient: str, message: str, *, sender_id: str | None = None
     ) -> SMSResult:
-        """Send one SMS. Never sent twice: see :class:`RetryPolicy` for what is retried.
+        """Send one SMS. Never sent twice: only a send that surely did not go out is retried.
 
         Raises:
             InvalidRequestError: A bad number or empty message; nothing was sent.
-            OutcomeUnknownError: Sent, but no usable answer: it may have gone out.
-            APIError: The API refused it (invalid sender id, low balance, ...).
+            TexinError: Anything else; its ``maybe_sent`` says whether the SMS may have
+                gone out (see README, "Retries, and what maybe sent means").
         """
-        payload = {"recipient": normalize_recipient(recipient), "message": _checked(message)}
-        return await self._request(_SEND_SMS, self._with_sender(payload, sender_id), SMSResult)
+        return await self._request(SEND_SMS, self._sms_payload(recipient, message, sender_id))
 
     async def send_bulk_sms(
         self, recipients: Iterable[str], message: str, *, sender_id: str | None = None
@@ -240,64 +285,93 @@ class TexinClient:
                 empty message; nothing was sent.
         """
         requested = _normalized_map(recipients)
-        payload: dict[str, Any] = {
-            "recipients": list(dict.fromkeys(requested.values())),
-            "message": _checked(message),
-        }
-        result = await self._request(
-            _SEND_BULK_SMS, self._with_sender(payload, sender_id), BulkSMSResult
-        )
-        result.requested = requested
+        payload = self._bulk_payload(requested.values(), message, sender_id)
+        result = await self._request(SEND_BULK_SMS, payload)
+        result.__dict__["_requested"] = requested
         return result
 
     # -- the request path ------------------------------------------------------------------
 
     async def _request(
-        self, endpoint: _Endpoint, payload: dict[str, Any] | None, model: type[_R]
+        self,
+        endpoint: Endpoint[_R],
+        payload: dict[str, Any] | None,
+        *,
+        departure: Departure | None = None,
     ) -> _R:
-        """One call, start to end: limit → send on the pool → classify → decode, retried."""
+        """One call, top to bottom: slot → departure → send → read → verdict → retry.
+
+        Everything before the transport is "not sent" if it fails (the limiter, the
+        ``departure`` step); the answer's verdict is read once, by ``read_response``, and
+        the retry decision follows from it alone.
+        """
         self._check_open()
-        url = self.base_url + endpoint.path
+        url = self._base_url + endpoint.path
         body = None if payload is None else _ENCODER.encode({"api_key": self._key.value, **payload})
-
-        async def attempt() -> _R:
-            async with self._in_flight:  # a granted slot goes straight to a free connection
-                await self._limiter.acquire(self.key_id)
-                started = time.perf_counter()
-                try:
-                    if (hook := before_send.get()) is not None:
-                        await hook()
-                    response = await self._transport.request(
-                        endpoint.method, url, body, endpoint=endpoint.name
-                    )
-                finally:
-                    with anyio.CancelScope(shield=True):  # a held slot must never leak
-                        await self._limiter.release(self.key_id)
-            logger.debug(
-                "texin %s -> %d in %.3fs",
-                endpoint.name,
-                response.status,
-                time.perf_counter() - started,
-            )
+        called = time.monotonic()
+        retries: Retries | None = None
+        while True:
             try:
-                return read_response(
-                    response, model, endpoint=endpoint.name, is_send=endpoint.is_send
+                async with self._in_flight:  # a granted slot goes straight to a free connection
+                    await self._acquire(endpoint)
+                    started = time.perf_counter()
+                    try:
+                        if departure is not None:
+                            await departure()
+                        response = await self._transport.request(
+                            endpoint.method, url, body, endpoint=endpoint.name
+                        )
+                    finally:
+                        with anyio.CancelScope(shield=True):  # a held slot must never leak
+                            await self._limiter.release(self._key_id)
+                logger.debug(
+                    "texin %s -> %d in %.3fs",
+                    endpoint.name,
+                    response.status,
+                    time.perf_counter() - started,
                 )
-            except RateLimitError as exc:
-                if exc.retry_after is not None:  # hold every task of the key, not just this one
-                    pause = min(exc.retry_after, self.retry.max_retry_after)
-                    await self._limiter.pause(self.key_id, pause)
-                raise
+                return read_response(response, endpoint)
+            except TexinError as exc:
+                if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+                    # The one place a 429 is handled: the whole key waits, not just this call.
+                    await self._limiter.pause(
+                        self._key_id, min(exc.retry_after, self._retry.max_retry_after)
+                    )
+                retries = retries or Retries(self._retry, endpoint, called)
+                delay = retries.after(exc)  # raises the error that ends the call
+            await anyio.sleep(delay)
 
-        return await call_with_retries(
-            attempt,
-            endpoint=endpoint.name,
-            is_send=endpoint.is_send,
-            policy=self.retry,
-        )
+    async def _acquire(self, endpoint: Endpoint[Any]) -> None:
+        """A slot of the key's budget; a limiter's own failure means nothing was sent."""
+        try:
+            await self._limiter.acquire(self._key_id)
+        except TexinError:
+            raise
+        except Exception as exc:
+            raise LimiterUnavailableError(
+                f"{endpoint.name}: the rate limiter failed ({type(exc).__name__}: {exc}); "
+                "nothing was sent",
+                endpoint=endpoint.name,
+            ) from exc
+
+    def _sms_payload(self, recipient: str, message: str, sender_id: str | None) -> dict[str, Any]:
+        """The checked body of a send_sms (without the key).
+
+        Raises:
+            InvalidRequestError: A bad number, message or sender id.
+        """
+        payload = {"recipient": normalize_recipient(recipient), "message": _checked(message)}
+        return self._with_sender(payload, sender_id)
+
+    def _bulk_payload(
+        self, numbers: Iterable[str], message: str, sender_id: str | None
+    ) -> dict[str, Any]:
+        """The checked body of a send_bulk_sms to normalised ``numbers``, each once."""
+        payload = {"recipients": list(dict.fromkeys(numbers)), "message": _checked(message)}
+        return self._with_sender(payload, sender_id)
 
     def _with_sender(self, payload: dict[str, Any], sender_id: str | None) -> dict[str, Any]:
-        sender = sender_id if sender_id is not None else self.sender_id
+        sender = sender_id if sender_id is not None else self._sender_id
         if sender is not None:
             if not isinstance(sender, str) or not sender.strip():
                 raise InvalidRequestError(f"sender_id must be a non-empty string, got {sender!r}")
@@ -305,7 +379,7 @@ class TexinClient:
         return payload
 
     def _check_open(self) -> None:
-        if self.state is ClientState.CLOSED:
+        if self._state is ClientState.CLOSED:
             raise RuntimeError("this TexinClient is closed; create a new one")
 
     # -- batches ---------------------------------------------------------------------------
@@ -457,12 +531,16 @@ def _limiter_for(rate_limit: RateLimit | str | None, limiter: RateLimiter | None
     """The client's limiter: the one given, or the process-wide one for ``rate_limit``."""
     if limiter is not None:
         if rate_limit is not DEFAULT_RATE_LIMIT:
-            raise ValueError("pass rate_limit= or limiter=, not both: a limiter has its own budget")
+            raise InvalidRequestError(
+                "pass rate_limit= or limiter=, not both: a limiter has its own budget"
+            )
         return limiter
     if isinstance(rate_limit, str):
         rate_limit = RateLimit.parse(rate_limit)
     elif rate_limit is not None and not isinstance(rate_limit, RateLimit):
-        raise TypeError(f"rate_limit must be a RateLimit, '100/60' or None, got {rate_limit!r}")
+        raise InvalidRequestError(
+            f"rate_limit must be a RateLimit, '100/60' or None, got {rate_limit!r}"
+        )
     return LocalRateLimiter.shared(rate_limit)
 
 

@@ -1,44 +1,55 @@
-"""One exception hierarchy for everything the SDK raises.
+"""One exception hierarchy for everything the SDK raises, and the one verdict it carries.
 
-Each class is named for what happened, so a caller can decide what is safe to do next::
+Each class is named for what happened; every error also says whether the API may have acted
+on the request (:attr:`TexinError.maybe_sent`), so a caller can decide what is safe to do::
 
-    TexinError
-    ├── InvalidRequestError      rejected locally, nothing sent (also a ValueError)
-    ├── APIConnectionError       never reached the API: safe to retry
+    TexinError                   .maybe_sent: may the API have processed it?
+    ├── InvalidRequestError      refused locally, nothing sent (also a ValueError)
+    ├── APIConnectionError       never reached the API: nothing sent, safe to retry
     │   └── LimiterUnavailableError   the shared (Redis) limiter is down; nothing sent
-    ├── OutcomeUnknownError      sent, no usable answer: the API may have processed it
+    ├── OutcomeUnknownError      sent, then no usable answer: maybe sent
     │   └── APITimeoutError
-    ├── APIError                 the API said no (.status_code, .message, .error, .body)
+    ├── APIError                 an error status or the API's refusal (.status_code,
+    │   │                        .message, .error, .body); not sent only if the API refused
     │   ├── BadRequestError          400
     │   ├── AuthenticationError      401
     │   ├── PermissionDeniedError    403
     │   ├── NotFoundError            404
-    │   ├── RateLimitError           429 (.retry_after)
-    │   └── ServerError              5xx
-    ├── ResponseDecodeError      the answer was not the documented JSON
+    │   ├── RateLimitError           429 (.retry_after): never sent
+    │   └── ServerError              5xx: maybe sent ("server error or SMS gateway failure")
+    ├── ResponseDecodeError      a read got no usable answer
     ├── InsufficientBalanceError a batch's preflight: the balance cannot cover it
-    └── JournalError             a batch journal cannot be used
+    └── JournalError             a batch journal cannot be used; nothing sent
         └── JournalMismatchError     the input differs from the journal's
 
-No message or repr ever contains the API key: the key
-travels only in request bodies, and no exception carries a request body.
+``maybe_sent`` comes from one table, :data:`MAYBE_SENT`, keyed by the request's
+:class:`Fate`; the fate is decided once, where the answer (or the lack of one) is read.
+Retries, batch statuses, CLI exit codes and README's retry table all follow from it.
+
+No message or repr ever contains the API key: the key travels only in request bodies, and
+no exception carries a request body.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import httpx
 
 __all__ = [
+    "HTTPX_ERRORS",
+    "MAYBE_SENT",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "Fate",
     "InsufficientBalanceError",
     "InvalidRequestError",
     "JournalError",
@@ -52,25 +63,68 @@ __all__ = [
     "ServerError",
     "TexinError",
     "api_error_for",
-    "HTTPX_ERRORS",
     "map_transport_errors",
 ]
+
+
+class Fate(enum.Enum):
+    """What became of a request that did not succeed, as far as the verdict cares."""
+
+    #: Stopped before it left: a local check, the limiter, the journal, no connection.
+    NOT_SENT = "not sent"
+    #: The API refused it: its JSON says ``"success": false`` (status below 500), or a 429.
+    REFUSED = "refused"
+    #: A 5xx: "server error or SMS gateway failure", which may come after the SMS went out.
+    SERVER_ERROR = "server error"
+    #: An answer without the API's verdict: HTML, a redirect, a cut-off or shapeless body.
+    NO_VERDICT = "no verdict"
+    #: Sent, then no answer: a timeout, a dropped or reset connection.
+    NO_ANSWER = "no answer"
+
+
+#: The one verdict table: whether the API may have processed a request that met each fate.
+MAYBE_SENT: Mapping[Fate, bool] = MappingProxyType(
+    {
+        Fate.NOT_SENT: False,
+        Fate.REFUSED: False,
+        Fate.SERVER_ERROR: True,
+        Fate.NO_VERDICT: True,
+        Fate.NO_ANSWER: True,
+    }
+)
 
 
 class TexinError(Exception):
     """Base class of every error the SDK raises."""
 
-    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
+    #: The fate an error of this class stands for, unless the reader says otherwise.
+    default_fate: ClassVar[Fate] = Fate.NOT_SENT
+
+    def __init__(
+        self, message: str, *, endpoint: str | None = None, fate: Fate | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         #: The endpoint name (``"send_sms"``), when the error concerns a request.
         self.endpoint = endpoint
+        self._fate = type(self).default_fate if fate is None else fate
+
+    @property
+    def fate(self) -> Fate:
+        """What became of the request; :attr:`maybe_sent` follows from it."""
+        return self._fate
+
+    @property
+    def maybe_sent(self) -> bool:
+        """True when the API may have processed the request: for a send, the SMS may have
+        gone out. Only a ``maybe_sent=False`` send is ever retried automatically."""
+        return MAYBE_SENT[self.fate]
 
     def __str__(self) -> str:
         return self.message
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r})"
+        return f"{type(self).__name__}({self.message!r}, maybe_sent={self.maybe_sent})"
 
 
 class InvalidRequestError(TexinError, ValueError):
@@ -101,6 +155,8 @@ class OutcomeUnknownError(TexinError):
     miss is worse, before sending again.
     """
 
+    default_fate = Fate.NO_ANSWER
+
     def __init__(
         self,
         message: str,
@@ -108,8 +164,9 @@ class OutcomeUnknownError(TexinError):
         endpoint: str | None = None,
         status_code: int | None = None,
         excerpt: str | None = None,
+        fate: Fate | None = None,
     ) -> None:
-        super().__init__(message, endpoint=endpoint)
+        super().__init__(message, endpoint=endpoint, fate=fate)
         self.status_code = status_code
         self.excerpt = excerpt
 
@@ -119,10 +176,13 @@ class APITimeoutError(OutcomeUnknownError):
 
 
 class APIError(TexinError):
-    """The API answered, and the answer was a refusal.
+    """The API (or a server in front of it) answered with an error status or a refusal.
 
-    Raised for an HTTP error status and for a 200 whose JSON says ``"success": false``.
+    Raised for a 200 whose JSON says ``"success": false`` and for any error status. Only
+    the API's own refusal proves nothing was processed: see :attr:`maybe_sent`.
     """
+
+    default_fate = Fate.REFUSED
 
     def __init__(
         self,
@@ -132,8 +192,9 @@ class APIError(TexinError):
         error: str | None = None,
         body: dict[str, Any] | None = None,
         endpoint: str | None = None,
+        fate: Fate | None = None,
     ) -> None:
-        super().__init__(message, endpoint=endpoint)
+        super().__init__(message, endpoint=endpoint, fate=fate)
         self.status_code = status_code
         #: The API's ``error`` field: the detailed reason, when it gave one.
         self.error = error
@@ -148,7 +209,7 @@ class APIError(TexinError):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(status_code={self.status_code}, "
-            f"message={self.message!r}, error={self.error!r})"
+            f"message={self.message!r}, error={self.error!r}, maybe_sent={self.maybe_sent})"
         )
 
 
@@ -178,11 +239,15 @@ class RateLimitError(APIError):
 
 
 class ServerError(APIError):
-    """5xx: the API or its SMS gateway failed."""
+    """5xx: the API or its SMS gateway failed, maybe after the SMS went out."""
+
+    default_fate = Fate.SERVER_ERROR
 
 
 class ResponseDecodeError(TexinError):
-    """The answer was not the documented JSON (truncated, HTML, wrong shape)."""
+    """A read's answer had no usable verdict (truncated, HTML, no ``success``)."""
+
+    default_fate = Fate.NO_VERDICT
 
     def __init__(
         self,
@@ -199,9 +264,9 @@ class ResponseDecodeError(TexinError):
 
 
 class InsufficientBalanceError(TexinError):
-    """The balance cannot cover the batch; raised before anything is sent."""
+    """The balance cannot cover the batch (or is unknown); raised before anything is sent."""
 
-    def __init__(self, message: str, *, needed_units: int, balance: Decimal) -> None:
+    def __init__(self, message: str, *, needed_units: int, balance: Decimal | None) -> None:
         super().__init__(message)
         self.needed_units = needed_units
         self.balance = balance
@@ -229,7 +294,7 @@ _BY_STATUS: dict[int, type[APIError]] = {
 
 
 def api_error_for(status_code: int) -> type[APIError]:
-    """The APIError subclass for an HTTP status (a ``success: false`` 200 is plain APIError)."""
+    """The APIError subclass for an HTTP status (a ``success: false`` 2xx is plain APIError)."""
     if status_code >= 500:
         return ServerError
     return _BY_STATUS.get(status_code, APIError)
@@ -265,9 +330,9 @@ def map_transport_errors(
 ) -> Iterator[None]:
     """Translate a transport's errors into ours at one boundary, keeping the cause chained.
 
-    Only a failure to connect proves the request was not processed. A dropped connection
-    or a timeout after sending leaves the outcome unknown. ``table`` maps the transport's
-    exception classes (httpx's by default) to ours; anything not in it passes through.
+    Only a failure to connect proves the request was not processed (``Fate.NOT_SENT``); a
+    dropped connection or a timeout after sending is ``Fate.NO_ANSWER``. ``table`` maps the
+    transport's exception classes (httpx's by default) to ours; anything else passes.
     """
     try:
         yield

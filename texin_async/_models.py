@@ -1,16 +1,25 @@
 """Typed responses: msgspec Structs for every documented answer, and their decoders.
 
 Field names are the documented keys in snake_case. Money is ``Decimal`` whether the API sends
-a number (``"cost": 0.3``) or a string (``"cost": "0.30"``); timestamps are naive ``datetime``
-in the server's local time, as sent. Unknown extra fields are ignored, so additions on the
-provider's side do not break decoding.
+a number (``"cost": 0.3``) or a string (``"cost": "0.30"``), finite and bounded or None;
+timestamps are naive ``datetime`` in the server's local time, as sent. Unknown extra fields
+are ignored, so additions on the provider's side do not break decoding, and every result
+keeps the whole decoded answer in :attr:`Result.raw` for what the SDK does not model.
+
+The documented shape decodes in one step on msgspec's fast path; an answer that does not fit
+it is read field by field by :mod:`texin_async._lenient`. Only ``success`` is required of
+either: every other field is optional, and one that does not fit is None.
 """
 
+# No ``from __future__ import annotations``: msgspec reads these annotations at runtime, in
+# the namespace of ``__module__``, which the package rewrites to "texin_async".
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
+
+from ._lenient import money
 
 __all__ = [
     "ApiInfo",
@@ -18,30 +27,55 @@ __all__ = [
     "BulkSMSResult",
     "BulkStatistics",
     "ConnectionTest",
-    "ErrorBody",
     "GatewayResponse",
     "MessageStatus",
+    "Result",
     "SMSDetails",
     "SMSResult",
     "decoder_for",
+    "usable_id",
 ]
 
+# What a server puts where an id should be when it has none: never an id to report or look up.
+_NOT_IDS = frozenset({"", "null", "none", "nil", "undefined", "false", "nan"})
 
-class ApiInfo(msgspec.Struct, kw_only=True):
-    """``GET /api/``: the API's name, version and endpoints."""
 
-    success: bool = True
+def usable_id(value: str | None) -> str | None:
+    """``value`` if it can be a message id, else None (blank, ``"null"`` and the like)."""
+    if value is None or value.strip().lower() in _NOT_IDS:
+        return None
+    return value
+
+
+class Result(msgspec.Struct, kw_only=True, dict=True):
+    """Base of every result: the API's ``success`` flag and the whole decoded answer."""
+
+    success: bool
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The answer's JSON object as decoded, including what the SDK does not model."""
+        cached = self.__dict__.get("_raw")
+        if cached is None:
+            decoded = msgspec.json.decode(self.__dict__.get("_content", b"{}"))
+            cached = self.__dict__["_raw"] = decoded if isinstance(decoded, dict) else {}
+        return cached
+
+
+class ApiInfo(Result, kw_only=True):
+    """``GET /api/``: the API's name, version and endpoints (an undocumented shape: loose)."""
+
     name: str | None = None
     version: str | None = None
     message: str | None = None
-    endpoints: dict[str, str] = msgspec.field(default_factory=dict)
+    #: As the server gives it: a map of name to route, or a list of route objects.
+    endpoints: Any = None
     timestamp: datetime | None = None
 
 
-class ConnectionTest(msgspec.Struct, kw_only=True):
+class ConnectionTest(Result, kw_only=True):
     """``GET /api/test_connection``: proof the API is reachable."""
 
-    success: bool
     message: str | None = None
     timestamp: datetime | None = None
 
@@ -57,54 +91,67 @@ class SMSDetails(msgspec.Struct, kw_only=True):
     length: str | None = msgspec.field(default=None, name="Length")
 
 
-class SMSResult(msgspec.Struct, kw_only=True):
-    """``POST /api/send_sms``: one accepted message."""
+class SMSResult(Result, kw_only=True):
+    """``POST /api/send_sms``: one accepted message.
 
-    success: bool
-    message_id: str
-    recipient: str
+    ``message_id`` is None when the API confirmed the send but gave no usable id: the SMS
+    went out, there is just nothing to look up with :meth:`TexinClient.check_status`.
+    """
+
+    message_id: str | None = None
+    recipient: str | None = None
     message: str | None = None
     sender_id: str | None = None
-    units_used: int = 1
+    units_used: int | None = None
     message_length: int | None = None
     cost: Decimal | None = None
     new_balance: Decimal | None = None
     simulation_mode: bool = False
     details: SMSDetails | None = None
 
+    def __post_init__(self) -> None:
+        self.message_id = usable_id(self.message_id)
+        self.cost, self.new_balance = money(self.cost), money(self.new_balance)
+
 
 class BulkStatistics(msgspec.Struct, kw_only=True):
-    """Counts of a bulk send."""
+    """Counts of a bulk send, as the server reports them."""
 
-    total_attempted: int = 0
-    successful: int = 0
-    failed: int = 0
-    invalid_numbers: int = 0
+    total_attempted: int | None = None
+    successful: int | None = None
+    failed: int | None = None
+    invalid_numbers: int | None = None
 
 
-class BulkSMSResult(msgspec.Struct, kw_only=True):
+class BulkSMSResult(Result, kw_only=True):
     """``POST /api/send_bulk_sms``: per-number message ids, invalid and failed numbers.
 
-    ``requested`` maps each recipient string the caller gave to the number it was sent as,
-    so :meth:`message_id_for` answers in the caller's own terms.
+    :meth:`message_id_for` answers in the caller's own terms: it maps each recipient string
+    the caller gave to the number it was sent as.
     """
 
-    success: bool
     message: str | None = None
-    statistics: BulkStatistics = msgspec.field(default_factory=BulkStatistics)
+    statistics: BulkStatistics | None = None
     sender_id: str | None = None
-    units_used: int = 0
+    units_used: int | None = None
     total_cost: Decimal | None = None
     new_balance: Decimal | None = None
     message_ids: dict[str, str] = msgspec.field(default_factory=dict)
     invalid_numbers: list[str] = msgspec.field(default_factory=list)
     failed_recipients: dict[str, Any] = msgspec.field(default_factory=dict)
     simulation_mode: bool = False
-    requested: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.total_cost, self.new_balance = money(self.total_cost), money(self.new_balance)
+
+    @property
+    def requested(self) -> dict[str, str]:
+        """Each recipient string the caller gave → the number it was sent as."""
+        return self.__dict__.get("_requested", {})  # type: ignore[no-any-return]
 
     def message_id_for(self, recipient: str) -> str | None:
-        """The message id of ``recipient`` as the caller wrote it, or None if not sent."""
-        return self.message_ids.get(self.requested.get(recipient, recipient))
+        """The message id of ``recipient`` as the caller wrote it, or None if it has none."""
+        return usable_id(self.message_ids.get(self.requested.get(recipient, recipient)))
 
 
 class GatewayResponse(msgspec.Struct, kw_only=True, rename="camel"):
@@ -120,12 +167,11 @@ class GatewayResponse(msgspec.Struct, kw_only=True, rename="camel"):
     request_time: datetime | None = None
 
 
-class MessageStatus(msgspec.Struct, kw_only=True):
+class MessageStatus(Result, kw_only=True):
     """``POST /api/check_status``: where a sent message stands."""
 
-    success: bool
-    message_id: str
-    status: str
+    message_id: str | None = None
+    status: str | None = None
     recipient: str | None = None
     sender_id: str | None = None
     units_used: int | None = None
@@ -137,12 +183,17 @@ class MessageStatus(msgspec.Struct, kw_only=True):
     gateway_response: GatewayResponse | None = None
     message_preview: str | None = None
 
+    def __post_init__(self) -> None:
+        self.cost = money(self.cost)
 
-class Balance(msgspec.Struct, kw_only=True):
-    """``POST /api/get_balance``: credits left and account details."""
 
-    success: bool
-    sms_balance: Decimal
+class Balance(Result, kw_only=True):
+    """``POST /api/get_balance``: credits left and account details.
+
+    ``sms_balance`` is None when the answer held no usable amount.
+    """
+
+    sms_balance: Decimal | None = None
     user_id: int | None = None
     username: str | None = None
     email: str | None = None
@@ -150,13 +201,11 @@ class Balance(msgspec.Struct, kw_only=True):
     sms_cost_per_unit: Decimal | None = None
     timestamp: datetime | None = None
 
-
-class ErrorBody(msgspec.Struct, kw_only=True):
-    """Any answer's envelope: enough to tell success from refusal and say why."""
-
-    success: bool | None = None
-    message: str | None = None
-    error: str | None = None
+    def __post_init__(self) -> None:
+        self.sms_balance, self.sms_cost_per_unit = (
+            money(self.sms_balance),
+            money(self.sms_cost_per_unit),
+        )
 
 
 _T = TypeVar("_T")

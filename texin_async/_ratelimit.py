@@ -25,15 +25,17 @@ among every client in the same event loop, and a Redis backend shares it across 
 from __future__ import annotations
 
 import collections
+import threading
 from collections.abc import Awaitable, Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 from anyio.lowlevel import RunVar
 
 from ._config import RateLimit
+from ._exceptions import InvalidRequestError
 
-__all__ = ["LocalRateLimiter", "RateLimiter", "SlidingWindow"]
+__all__ = ["LocalRateLimiter", "RateLimiter", "SlidingWindow", "claim"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -155,7 +157,7 @@ class LocalRateLimiter:
         sleep: How to wait; ``anyio.sleep`` by default. Tests inject both.
     """
 
-    __slots__ = ("_clock", "_shared", "_sleep", "_windows", "rate_limit")
+    __slots__ = ("_clock", "_sleep", "_windows", "rate_limit")
 
     def __init__(
         self,
@@ -169,7 +171,6 @@ class LocalRateLimiter:
         self._sleep = sleep
         # Windows hold loop-bound locks, so each event loop gets its own set.
         self._windows: RunVar[dict[str, SlidingWindow]] = RunVar("texin_async.windows")
-        self._shared = False
 
     @classmethod
     def shared(cls, rate_limit: RateLimit | None) -> LocalRateLimiter:
@@ -177,9 +178,7 @@ class LocalRateLimiter:
         try:
             return _SHARED[rate_limit]
         except KeyError:
-            limiter = cls(rate_limit)
-            limiter._shared = True
-            return _SHARED.setdefault(rate_limit, limiter)
+            return _SHARED.setdefault(rate_limit, cls(rate_limit))
 
     def window(self, key_id: str) -> SlidingWindow:
         """The window of ``key_id`` in the running event loop, made lazily."""
@@ -191,8 +190,6 @@ class LocalRateLimiter:
         try:
             return windows[key_id]
         except KeyError:
-            if self._shared:
-                _claim(key_id, self.rate_limit)
             window = windows[key_id] = SlidingWindow(
                 self.rate_limit, clock=self._clock, sleep=self._sleep
             )
@@ -215,20 +212,45 @@ class LocalRateLimiter:
 
 
 _SHARED: dict[RateLimit | None, LocalRateLimiter] = {}
-# Which RateLimit each key's shared window uses, per event loop.
-_KEY_LIMITS: RunVar[dict[str, RateLimit | None]] = RunVar("texin_async.key_limits")
+# key_id -> [the limiter its open clients use, how many they are]
+_CLAIMS: dict[str, list[Any]] = {}
+_CLAIMS_LOCK = threading.Lock()
 
 
-def _claim(key_id: str, rate_limit: RateLimit | None) -> None:
-    """Refuse a second, different budget for one key: the provider has only one."""
-    try:
-        claimed = _KEY_LIMITS.get()
-    except LookupError:
-        claimed = {}
-        _KEY_LIMITS.set(claimed)
-    existing = claimed.setdefault(key_id, rate_limit)
-    if existing != rate_limit:
-        raise ValueError(
-            f"API key {key_id} already uses rate_limit={existing!r} in this event loop; "
-            f"every client of one key must use one RateLimit, not also {rate_limit!r}"
-        )
+def claim(key_id: str, limiter: RateLimiter) -> Callable[[], None]:
+    """Record an open client of ``key_id`` on ``limiter``; return the (idempotent) release.
+
+    The provider has one budget per key, so every open client of a key in a process must
+    draw on one limiter: two would each allow the whole budget.
+
+    Raises:
+        InvalidRequestError: another open client of the key uses a different limiter.
+    """
+    with _CLAIMS_LOCK:
+        held = _CLAIMS.setdefault(key_id, [limiter, 0])
+        if held[0] is not limiter:
+            raise InvalidRequestError(
+                f"API key {key_id} is already used by an open client with {_budget(held[0])}; "
+                f"every client of one key must share its budget, not also {_budget(limiter)}: "
+                "pass the same rate_limit (or the same limiter) to each"
+            )
+        held[1] += 1
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        with _CLAIMS_LOCK:
+            if released:
+                return
+            released = True
+            held[1] -= 1
+            if not held[1] and _CLAIMS.get(key_id) is held:
+                del _CLAIMS[key_id]
+
+    return release
+
+
+def _budget(limiter: RateLimiter) -> str:
+    if isinstance(limiter, LocalRateLimiter):
+        return f"rate_limit={limiter.rate_limit!r}"
+    return f"limiter={limiter!r}"

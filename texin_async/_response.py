@@ -1,87 +1,86 @@
-"""Reading an HTTP answer: accepted (decode it), refused (raise why), or unusable.
+"""Reading an HTTP answer: a result, or the one error it amounts to, with its verdict.
 
-The classification is a small table so that the retry rules can rely on it: a refusal proves
-the API did not act, an unusable answer proves nothing.
+This is where a request's :class:`~texin_async._exceptions.Fate` is decided for every
+answer that arrived (transport failures are decided in ``map_transport_errors``):
+
+==========================================  ===================  =================
+answer                                      fate                 maybe_sent
+==========================================  ===================  =================
+JSON ``success`` true (any status)          (a result)           -
+JSON ``success`` false, status below 500    REFUSED              False
+429, whatever the body                      REFUSED              False
+5xx, unless JSON ``success`` true           SERVER_ERROR         True
+anything else (HTML, redirect, cut off)     NO_VERDICT           True
+==========================================  ===================  =================
+
+``success`` is read leniently (``true``, ``1``, ``"true"``); everything else of a success
+answer is read leniently too, so a confirmed send never becomes "unknown".
 """
 
 from __future__ import annotations
 
 import email.utils
-import enum
 import math
 from datetime import datetime, timezone
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
+from ._endpoints import Endpoint
 from ._exceptions import (
     APIError,
+    Fate,
     OutcomeUnknownError,
     RateLimitError,
     ResponseDecodeError,
     TexinError,
     api_error_for,
 )
-from ._models import ErrorBody, decoder_for
+from ._lenient import read_struct, truth
+from ._models import Result, decoder_for
 from ._transport import RawResponse
 
-__all__ = ["Answer", "classify", "parse_retry_after", "read_response"]
+__all__ = ["parse_retry_after", "read_response"]
 
-
-class _Succeeds(Protocol):
-    @property
-    def success(self) -> bool | None: ...
-
-
-_R = TypeVar("_R", bound=_Succeeds)
-_ENVELOPE = msgspec.json.Decoder(ErrorBody)
+_R = TypeVar("_R", bound=Result)
 _EXCERPT_CHARS = 200
+_TEXT_CHARS = 500  # a server's message or error, as kept on an exception
 
 
-class Answer(enum.Enum):
-    """What an HTTP answer tells us about the request."""
-
-    #: The documented JSON with ``"success": true``: decode it.
-    ACCEPTED = "accepted"
-    #: The API (or a proxy in front of it) refused: nothing was processed.
-    REFUSED = "refused"
-    #: No usable answer: the request may or may not have been processed.
-    UNUSABLE = "unusable"
-
-
-def classify(status: int, envelope: ErrorBody | None) -> Answer:
-    """Classify by status and by whether the body was the API's JSON envelope."""
-    if envelope is None:
-        # A non-JSON 3xx/4xx is a proxy or server refusing the request; a non-JSON 2xx or
-        # 5xx (a truncated body, a proxy's 502/504 page) says nothing about processing.
-        return Answer.REFUSED if 300 <= status < 500 else Answer.UNUSABLE
-    if status >= 300 or envelope.success is False:
-        return Answer.REFUSED
-    return Answer.ACCEPTED if envelope.success else Answer.UNUSABLE
-
-
-def read_response(response: RawResponse, model: type[_R], *, endpoint: str, is_send: bool) -> _R:
-    """Decode an accepted answer into ``model``, or raise the error it amounts to.
+def read_response(response: RawResponse, endpoint: Endpoint[_R]) -> _R:
+    """Decode a success into the endpoint's result, or raise the error the answer amounts to.
 
     Raises:
-        APIError: Refused (by status, or a 200 with ``"success": false``).
-        OutcomeUnknownError: A send got no usable answer.
-        ResponseDecodeError: A read got no usable answer.
+        APIError: An error status, or the API's refusal (see :attr:`TexinError.maybe_sent`).
+        OutcomeUnknownError: A send got a 2xx without a verdict.
+        ResponseDecodeError: A read got a 2xx without a verdict.
     """
     status, content = response.status, response.content
     if 200 <= status < 300:
-        # Fast path: one decode straight into the Struct.
-        try:
-            result = decoder_for(model).decode(content)
+        try:  # fast path: the documented shape, one decode straight into the Struct
+            result = decoder_for(endpoint.model).decode(content)
         except msgspec.DecodeError:
             pass
         else:
             if result.success:
+                result.__dict__["_content"] = content
                 return result
-    envelope = _decode_envelope(content)
-    if classify(status, envelope) is Answer.REFUSED:
-        raise _refusal(response, envelope, endpoint)
-    raise _unusable(response, endpoint, is_send=is_send)
+    body = _json_object(content)
+    success = truth(body.get("success")) if body is not None else None
+    if body is not None and success:
+        result = read_struct({**body, "success": True}, endpoint.model)
+        result.__dict__["_raw"] = body
+        return result
+    raise _failure(response, body, success, endpoint)
+
+
+def fate_of(status: int, success: bool | None) -> Fate:
+    """The fate of an answer that is not a success: the table in this module's docstring."""
+    if status == 429:
+        return Fate.REFUSED
+    if status >= 500:
+        return Fate.SERVER_ERROR
+    return Fate.REFUSED if success is False else Fate.NO_VERDICT
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -93,64 +92,80 @@ def parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
+        if when.tzinfo is None:  # "-0000" says "no zone known": HTTP dates are in GMT
+            when = when.replace(tzinfo=timezone.utc)
         seconds = (when - datetime.now(timezone.utc)).total_seconds()
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def _decode_envelope(content: bytes) -> ErrorBody | None:
+def _json_object(content: bytes) -> dict[str, Any] | None:
+    """The body's JSON object, or None for anything else (never raises)."""
     try:
-        return _ENVELOPE.decode(content)
-    except msgspec.DecodeError:
+        body = msgspec.json.decode(content)
+    except (msgspec.DecodeError, RecursionError):
         return None
+    return body if isinstance(body, dict) else None
 
 
-def _excerpt(content: bytes) -> str:
-    return content[:_EXCERPT_CHARS].decode("utf-8", errors="replace")
-
-
-def _refusal(response: RawResponse, envelope: ErrorBody | None, endpoint: str) -> APIError:
-    status = response.status
-    if 300 <= status < 400:
-        location = response.headers.get("Location", "?")
-        return APIError(
-            f"unexpected redirect to {location}: check base_url",
-            status_code=status,
-            endpoint=endpoint,
-        )
+def _failure(
+    response: RawResponse,
+    body: dict[str, Any] | None,
+    success: bool | None,
+    endpoint: Endpoint[Any],
+) -> TexinError:
+    """The error an answer without success amounts to, carrying its fate."""
+    status, fate = response.status, fate_of(response.status, success)
+    if fate is Fate.NO_VERDICT and status < 300:
+        return _unusable(response, endpoint)
     cls = api_error_for(status) if status >= 300 else APIError
-    message = (envelope.message if envelope else None) or response.reason or "error"
+    if fate is Fate.NO_VERDICT and 300 <= status < 400:
+        location = _text(response.headers.get("Location")) or "?"
+        message = f"unexpected redirect to {location}: check base_url"
+    else:
+        said = _text(body.get("message")) if body else None
+        message = said or response.reason or "error"
     kwargs: dict[str, Any] = {
         "status_code": status,
-        "error": envelope.error if envelope else None,
-        "body": _body_dict(response.content) if envelope else None,
-        "endpoint": endpoint,
+        "error": _text(body.get("error")) if body else None,
+        "body": body,
+        "endpoint": endpoint.name,
+        "fate": fate,
     }
     if cls is RateLimitError:
         kwargs["retry_after"] = parse_retry_after(response.headers.get("Retry-After"))
     return cls(message, **kwargs)
 
 
-def _body_dict(content: bytes) -> dict[str, Any]:
-    body = msgspec.json.decode(content)
-    return body if isinstance(body, dict) else {}
-
-
-def _unusable(response: RawResponse, endpoint: str, *, is_send: bool) -> TexinError:
+def _unusable(response: RawResponse, endpoint: Endpoint[Any]) -> TexinError:
+    """A 2xx without a verdict: maybe processed, so a send's outcome is unknown."""
     status, excerpt = response.status, _excerpt(response.content)
-    kind = response.headers.get("Content-Type", "no content type")
-    if is_send:
+    kind = _text(response.headers.get("Content-Type")) or "no content type"
+    if endpoint.is_send:
         return OutcomeUnknownError(
-            f"{endpoint}: sent, but the answer was unusable (HTTP {status}, {kind}); "
+            f"{endpoint.name}: sent, but the answer was unusable (HTTP {status}, {kind}); "
             "the SMS may or may not have gone out",
-            endpoint=endpoint,
+            endpoint=endpoint.name,
             status_code=status,
             excerpt=excerpt,
+            fate=Fate.NO_VERDICT,
         )
     return ResponseDecodeError(
-        f"{endpoint}: the answer was not the documented JSON (HTTP {status}, {kind})",
+        f"{endpoint.name}: the answer was not the documented JSON (HTTP {status}, {kind})",
         status_code=status,
         excerpt=excerpt,
-        endpoint=endpoint,
+        endpoint=endpoint.name,
     )
+
+
+def _text(value: object) -> str | None:
+    """A server-given string (or number) to show in an error, cut to a sane length."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = " ".join(str(value).split())
+    return text if len(text) <= _TEXT_CHARS else text[: _TEXT_CHARS - 3] + "..."
+
+
+def _excerpt(content: bytes) -> str:
+    return content[:_EXCERPT_CHARS].decode("utf-8", errors="replace")

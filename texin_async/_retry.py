@@ -1,22 +1,27 @@
-"""Retries: which failures are safe to try again, and how long to wait.
+"""Retries: which failures are tried again, and how long to wait in between.
 
-The rule that matters: a send is retried only when it provably was not processed, so no SMS
-goes out twice. Which errors qualify is one table, keyed by whether the request is a send.
-Tenacity does the looping and stays private here; callers see only our own errors, never a
-``tenacity.RetryError``.
+The rule that matters: a failure is retried only if it may pass when asked again (a
+connection, a 429, a 5xx, a lost answer), and a send only if the API surely did not process
+it (``maybe_sent`` False), so no SMS goes out twice. ``RetryPolicy(retry_ambiguous_sends=True)``
+also retries maybe-sent sends: "never lost" instead of "never twice".
+
+Tenacity decides (retry predicate, stop, backoff with jitter, the before-sleep hook); the
+caller keeps the loop in view and does the waiting. A call that succeeds at once never
+builds any of it: :class:`Retries` is made at the first failure.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any
 
 import tenacity as _t
 
 from ._config import RetryPolicy
+from ._endpoints import Endpoint
 from ._exceptions import (
     APIConnectionError,
     OutcomeUnknownError,
@@ -26,9 +31,8 @@ from ._exceptions import (
     TexinError,
 )
 
-__all__ = ["RetryDetails", "call_with_retries", "is_retryable"]
+__all__ = ["Retries", "RetryDetails", "is_retryable"]
 
-_T = TypeVar("_T")
 logger = logging.getLogger("texin_async")
 
 
@@ -46,37 +50,29 @@ class RetryDetails:
     error: TexinError
 
 
-# Errors that prove nothing was processed: safe for every request, sends included.
-_NOT_PROCESSED: tuple[type[TexinError], ...] = (APIConnectionError, RateLimitError)
-# Errors after which a read may simply be asked again.
-_READ_RETRYABLE: tuple[type[TexinError], ...] = (
-    *_NOT_PROCESSED,
-    OutcomeUnknownError,
+#: Failures that may pass if the same request is made again: nothing in it was wrong.
+_TRANSIENT: tuple[type[TexinError], ...] = (
+    APIConnectionError,
+    RateLimitError,
     ServerError,
+    OutcomeUnknownError,
     ResponseDecodeError,
 )
 
 
 def is_retryable(error: BaseException, *, is_send: bool, policy: RetryPolicy) -> bool:
-    """Whether ``error`` may be retried under ``policy``.
-
-    Sends: never-connected, 429, and a 5xx whose JSON says ``"success": false`` (the API
-    refused before sending). Ambiguous outcomes only with ``retry_ambiguous_sends``.
-    """
-    if not is_send:
-        return isinstance(error, _READ_RETRYABLE)
-    if isinstance(error, _NOT_PROCESSED):
-        return True
-    if isinstance(error, ServerError):
-        return error.body.get("success") is False
-    return isinstance(error, OutcomeUnknownError) and policy.retry_ambiguous_sends
+    """Whether ``error`` may be retried: transient, and for a send surely not processed
+    (``maybe_sent`` False) unless the policy retries ambiguous sends too."""
+    if not isinstance(error, _TRANSIENT):
+        return False
+    return not is_send or not error.maybe_sent or policy.retry_ambiguous_sends
 
 
 class _Wait(_t.wait.wait_base):
-    """Exponential backoff with jitter, except after a 429.
+    """Exponential backoff with jitter, except after a 429 that said how long to wait.
 
-    A 429 has already paused the whole key in the limiter for its Retry-After; the next
-    attempt waits there, with every other task, so waiting here too would double it.
+    Such a 429 has already paused the whole key in the limiter; the next attempt waits
+    there, with every other task, so waiting here too would double it.
     """
 
     def __init__(self, policy: RetryPolicy) -> None:
@@ -92,78 +88,47 @@ class _Wait(_t.wait.wait_base):
         return float(self._backoff(retry_state))
 
 
-async def call_with_retries(
-    attempt: Callable[[], Awaitable[_T]],
-    *,
-    endpoint: str,
-    is_send: bool,
-    policy: RetryPolicy,
-) -> _T:
-    """Run ``attempt`` until it succeeds, fails for good, or runs out of attempts.
+class Retries:
+    """One call's retry state, made at its first failure; see :meth:`after`."""
 
-    Args:
-        attempt: One complete request: limiter, HTTP, classification.
-        endpoint: For logs and hooks.
-        is_send: Whether the request sends SMS (stricter retry rules).
-        policy: Attempts, waits and the retry hook.
+    __slots__ = ("_maybe_sent", "_retrying", "_state")
 
-    Raises:
-        TexinError: The last attempt's error; but if any attempt of a send had an unknown
-            outcome, an OutcomeUnknownError, since that SMS may have gone out.
-    """
-    started = time.monotonic()
-    # Most calls succeed at once: run the first attempt bare and only build the retry
-    # machinery (tens of µs a call) after a failure worth retrying.
-    try:
-        return await attempt()
-    except TexinError as exc:
-        if policy.attempts == 1 or not is_retryable(exc, is_send=is_send, policy=policy):
-            raise
-        first_failure = exc
-    ambiguous: list[OutcomeUnknownError] = []
+    def __init__(self, policy: RetryPolicy, endpoint: Endpoint[Any], started: float) -> None:
+        is_send = endpoint.is_send
+        self._retrying = _t.Retrying(
+            stop=_t.stop_after_attempt(policy.attempts),
+            wait=_Wait(policy),
+            retry=_t.retry_if_exception(lambda e: is_retryable(e, is_send=is_send, policy=policy)),
+            before_sleep=_announcer(endpoint.name, policy, started),
+            reraise=True,
+        )
+        self._retrying.begin()
+        self._state = _t.RetryCallState(self._retrying, None, (), {})
+        self._maybe_sent: TexinError | None = None
 
-    async def tracked() -> _T:
+    def after(self, error: TexinError) -> float:
+        """Seconds to wait before the next attempt, or raise the error that ends the call.
+
+        The call ends in the last error, except that an attempt that may have been
+        processed is never hidden by a later one that was not: that earlier error is
+        raised instead (chained from the last), since the SMS may have gone out.
+        """
+        state = self._state
+        if state.outcome is not None:
+            state.prepare_for_next_attempt()
+        state.set_exception((type(error), error, error.__traceback__))
         try:
-            return await attempt()
-        except OutcomeUnknownError as exc:
-            ambiguous.append(exc)
+            action = self._retrying.iter(state)  # raises the error when the call ends
+        except TexinError as final:
+            earlier = self._maybe_sent
+            if earlier is not None and not final.maybe_sent:
+                raise earlier from final
             raise
-
-    if isinstance(first_failure, OutcomeUnknownError):
-        ambiguous.append(first_failure)
-    try:
-        return await _retry(tracked, first_failure, endpoint, is_send, policy, started)
-    except TexinError as exc:
-        if not ambiguous or isinstance(exc, OutcomeUnknownError):
-            raise
-        # A later refusal does not undo an earlier attempt that may have been processed.
-        raise ambiguous[-1] from exc
-
-
-async def _retry(
-    attempt: Callable[[], Awaitable[_T]],
-    first_failure: TexinError,
-    endpoint: str,
-    is_send: bool,
-    policy: RetryPolicy,
-    started: float,
-) -> _T:
-    """Tenacity's loop, with ``first_failure`` replayed as its attempt 1."""
-    retrying = _t.AsyncRetrying(
-        stop=_t.stop_after_attempt(policy.attempts),
-        wait=_Wait(policy),
-        retry=_t.retry_if_exception(lambda e: is_retryable(e, is_send=is_send, policy=policy)),
-        before_sleep=_announcer(endpoint, policy, started),
-        reraise=True,
-    )
-    replay: TexinError | None = first_failure
-    async for try_ in retrying:
-        with try_:
-            if replay is not None:
-                failure, replay = replay, None
-                raise failure
-            result = await attempt()
-    return result
+        finally:
+            if error.maybe_sent:
+                self._maybe_sent = error
+        assert isinstance(action, _t.DoSleep)
+        return float(action)
 
 
 def _announcer(

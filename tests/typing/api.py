@@ -48,7 +48,7 @@ async def hot_path(client: TexinClient) -> str | None:
         status: int = exc.status_code
         return f"{status} {exc.message} {exc.error}"
     cost: Decimal | None = sent.cost
-    units: int = sent.units_used
+    units: int | None = sent.units_used
     return f"{sent.message_id} {units} {cost}"
 
 
@@ -65,10 +65,10 @@ async def everything() -> None:
         max_connections=4,
     ) as client:
         balance: Balance = await client.get_balance()
-        credits: Decimal = balance.sms_balance
+        credits: Decimal | None = balance.sms_balance
         bulk: BulkSMSResult = await client.send_bulk_sms(["0712345678"], "Hi")
         message_id: str | None = bulk.message_id_for("0712345678")
-        successful: int = bulk.statistics.successful
+        successful: int | None = bulk.statistics.successful if bulk.statistics else None
         if message_id is not None:
             status: MessageStatus = await client.check_status(message_id)
             created: datetime | None = status.created_at

@@ -9,13 +9,14 @@ Modules, each one concern, importing downward only::
     _progress  BatchProgress (live counts) and BatchReport
     _options   BatchOptions: the one definition of send_batch/iter_batch's options
     _engine    the pipeline: triage, planner, workers
+    _run       send_batch and iter_batch around the engine
 """
 
-from ._engine import iter_batch, send_batch
 from ._input import BatchItems, Message
 from ._options import BatchOptions
 from ._outcome import Outcome, OutcomeStatus
 from ._progress import BatchProgress, BatchReport
+from ._run import iter_batch, send_batch
 
 __all__ = [
     "BatchItems",

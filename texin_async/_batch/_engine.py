@@ -18,19 +18,18 @@ requests in flight, whatever the size of the input. An async input that falls id
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Coroutine
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import Collection
+from contextlib import aclosing
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from .._exceptions import InsufficientBalanceError, TexinError
-from .._hooks import before_send
+from .._endpoints import SEND_BULK_SMS, SEND_SMS
+from .._exceptions import Fate, InsufficientBalanceError, TexinError
 from .._phone import try_normalize_recipient
 from .._units import count_units
 from ._input import (
@@ -61,16 +60,17 @@ from ._outcome import (
     bulk_outcomes,
     local_error,
     outcome_of,
+    sent_outcome,
     short,
     status_for,
 )
 from ._plan import Chunk, Item, Planner
-from ._progress import BatchProgress, BatchReport
+from ._progress import BatchProgress
 
 if TYPE_CHECKING:
-    from .._client import TexinClient
+    from .._client import Departure, TexinClient
 
-__all__ = ["iter_batch", "send_batch"]
+__all__ = ["Engine"]
 
 logger = logging.getLogger("texin_async")
 
@@ -85,7 +85,7 @@ class Settled(NamedTuple):
     record: JournalRow | None
 
 
-class _Engine:
+class Engine:
     """One batch run: triage, planning and workers around one client."""
 
     def __init__(
@@ -173,7 +173,9 @@ class _Engine:
         """Whether an item the journal records in ``state`` goes out again this run."""
         if state in (ItemState.IN_FLIGHT, ItemState.UNKNOWN):
             return self.options.resend_unknown
-        return state == ItemState.FAILED and self.options.retry_failed
+        if state == ItemState.FAILED:
+            return self.options.retry_failed
+        return state == ItemState.NOT_SENT  # never left: as if never tried
 
     async def _preflight(self) -> None:
         """Walk a re-iterable input once before sending: journal match and units needed."""
@@ -195,8 +197,15 @@ class _Engine:
         """Refuse to start if the balance cannot cover ``units``."""
         self._balance_checked = True
         balance = (await self.client.get_balance()).sms_balance
+        cost = units * self.options.cost_per_unit
+        if balance is None:
+            raise InsufficientBalanceError(
+                f"the batch needs {units} SMS units (KES {cost:.2f}) but the API's answer held "
+                "no usable balance, so it cannot be checked; nothing was sent",
+                needed_units=units,
+                balance=None,
+            )
         if units > balance:
-            cost = units * self.options.cost_per_unit
             raise InsufficientBalanceError(
                 f"the batch needs {units} SMS units (KES {cost:.2f}) but the balance is "
                 f"{balance} credits; nothing was sent",
@@ -291,61 +300,62 @@ class _Engine:
             self._stop_feeding.cancel()
 
     async def _run_chunk(self, chunk: Chunk) -> list[Outcome]:
-        """Send the chunk, journaled in flight once the limiter lets it go; record the answer."""
+        """Send the chunk, journaled in flight as it departs; record the answer."""
         if self.options.dry_run:
             self.progress.requests += 1
             units = count_units(chunk.text)
             return [outcome_of(item, OutcomeStatus.PLANNED, units=units) for item in chunk.items]
-        journal = self.journal
-        token = None
-        if journal is not None:
-            in_flight = [
-                JournalRow(item.index, item.fp, ItemState.IN_FLIGHT, item.normalized)
-                for item in chunk.items
-            ]
-            # Written once the limiter lets the request go (again on each retry), so items
-            # still waiting for the budget at a crash are not reported unknown.
-            token = before_send.set(partial(journal.record, chunk.records + in_flight))
         self.progress.requests += 1
         self.progress.in_flight += 1
         try:
-            outcomes = await self._send(chunk)
+            outcomes, not_sent = await self._send(chunk, self._departure(chunk))
         finally:
             self.progress.in_flight -= 1
-            if token is not None:
-                before_send.reset(token)
-        if journal is not None:
+        if self.journal is not None:
             with anyio.CancelScope(shield=True):  # an answer in hand is always recorded
-                rows = map(row_of, outcomes, (item.fp for item in chunk.items))
-                # chunk.records again (an upsert): the hook may not have run at all.
-                await journal.record([*chunk.records, *rows])
+                fps = [item.fp for item in chunk.items]
+                pairs = zip(outcomes, fps, strict=True)
+                rows = [row_of(outcome, fp, not_sent=not_sent) for outcome, fp in pairs]
+                # chunk.records again (an upsert): the departure may never have come.
+                await self.journal.record([*chunk.records, *rows])
         return outcomes
 
-    async def _send(self, chunk: Chunk) -> list[Outcome]:
-        """One request for the chunk; every error becomes the items' outcomes."""
-        items, client = chunk.items, self.client
+    def _departure(self, chunk: Chunk) -> Departure | None:
+        """Journal the chunk's items in flight as the request leaves (on each attempt).
+
+        Only then: items still waiting for the key's budget at a crash have no row, so the
+        next run simply sends them. A failed write stops the request: nothing was sent.
+        """
+        if self.journal is None:
+            return None
+        in_flight = [
+            JournalRow(item.index, item.fp, ItemState.IN_FLIGHT, item.normalized)
+            for item in chunk.items
+        ]
+        return partial(self.journal.record, [*chunk.records, *in_flight])
+
+    async def _send(self, chunk: Chunk, departure: Departure | None) -> tuple[list[Outcome], bool]:
+        """One request for the chunk; every error becomes the items' outcomes.
+
+        Also says whether the request surely never left or reached the API (``not_sent``):
+        the journal then lets a re-run send the items again.
+        """
+        items, client, estimate = chunk.items, self.client, count_units(chunk.text)
         try:
             if len(items) == 1:
-                result = await client.send_sms(
-                    items[0].normalized, chunk.text, sender_id=chunk.sender_id
-                )
-                return [
-                    outcome_of(
-                        items[0],
-                        OutcomeStatus.SENT,
-                        message_id=result.message_id,
-                        units=result.units_used,
-                    )
-                ]
-            bulk = await client.send_bulk_sms(
-                [item.normalized for item in items], chunk.text, sender_id=chunk.sender_id
-            )
+                payload = client._sms_payload(items[0].normalized, chunk.text, chunk.sender_id)
+                result = await client._request(SEND_SMS, payload, departure=departure)
+                return [sent_outcome(items[0], result, estimate)], False
+            numbers = [item.normalized for item in items]
+            payload = client._bulk_payload(numbers, chunk.text, chunk.sender_id)
+            bulk = await client._request(SEND_BULK_SMS, payload, departure=departure)
         except Exception as exc:
-            status = status_for(exc)
             if not isinstance(exc, TexinError):
                 logger.exception("texin batch: unexpected error from a send")
-            return [outcome_of(item, status, error=short(exc)) for item in items]
-        return bulk_outcomes(items, bulk, count_units(chunk.text))
+            not_sent = isinstance(exc, TexinError) and exc.fate is Fate.NOT_SENT
+            status = status_for(exc)
+            return [outcome_of(item, status, error=short(exc)) for item in items], not_sent
+        return bulk_outcomes(items, bulk, estimate), False
 
     async def _emit(self, outcome: Outcome, *, resumed: bool = False) -> None:
         """Count one settled outcome, then tell the callback and the iter_batch consumer."""
@@ -374,88 +384,3 @@ def _invalid(
 
 def _units_of(chunk: Chunk) -> int:
     return count_units(chunk.text) * len(chunk.items)
-
-
-def _check_items(items: object) -> None:
-    """Refuse a lone message where a batch of them belongs, before anything runs."""
-    if isinstance(items, str | bytes | Message):
-        raise TypeError(
-            f"items must be an iterable of Message or (recipient, text) pairs, not a single "
-            f"{type(items).__name__}; for one message use send_sms"
-        )
-
-
-async def send_batch(client: TexinClient, items: BatchItems, options: BatchOptions) -> BatchReport:
-    """Run a batch to its end and return its report; see :meth:`TexinClient.send_batch`."""
-    _check_items(items)
-    engine = _Engine(client, items, options)
-    await engine.run()
-    if engine.error is not None:
-        raise engine.error
-    return engine.progress.report()
-
-
-def iter_batch(
-    client: TexinClient, items: BatchItems, options: BatchOptions
-) -> AsyncGenerator[Outcome, None]:
-    """Yield outcomes as they settle; see :meth:`TexinClient.iter_batch`."""
-    _check_items(items)
-    return _outcomes_of(_Engine(client, items, options))
-
-
-async def _outcomes_of(engine: _Engine) -> AsyncGenerator[Outcome, None]:
-    """The engine's outcomes through a bounded buffer, the engine running beside the consumer."""
-    send, receive = anyio.create_memory_object_stream[Outcome](engine.options.chunk_size)
-    engine.sink = send
-    scope = anyio.CancelScope()
-
-    async def drive() -> None:
-        with scope:
-            async with send:
-                await engine.run()
-
-    async with _running(drive, scope), receive:
-        async for outcome in receive:
-            try:
-                yield outcome
-            except GeneratorExit:  # closed early: stop the batch, as aclose() expects
-                scope.cancel()
-                return
-    if engine.error is not None:
-        raise engine.error
-
-
-@asynccontextmanager
-async def _running(
-    drive: Callable[[], Coroutine[Any, Any, None]], scope: anyio.CancelScope
-) -> AsyncIterator[None]:
-    """Run ``drive`` while the block runs; on leaving, cancel ``scope`` and wait for it.
-
-    On asyncio, ``drive`` gets a task of its own, so no cancel scope spans the consumer's
-    loop body: breaking out of ``async for`` without closing the generator cannot cancel
-    the consumer, and the finaliser that closes it later may run in any task. Elsewhere a
-    task group holds it, and the generator must be closed (``aclosing``) to stop early.
-    """
-    if not _on_asyncio():
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(drive)
-            yield
-        return
-    task = asyncio.get_running_loop().create_task(drive())
-    try:
-        yield
-    finally:
-        scope.cancel()
-        with anyio.CancelScope(shield=True):
-            await asyncio.wait({task})
-        error = None if task.cancelled() else task.exception()
-        if error is not None:  # a BaseException: the engine keeps every Exception itself
-            raise error
-
-
-def _on_asyncio() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True

@@ -61,13 +61,19 @@ INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 
 
 class ItemState(enum.IntEnum):
-    """An item's state in the journal: in flight, or one of the final outcome statuses."""
+    """An item's state in the journal: in flight, or one of the final outcome statuses.
+
+    FAILED and NOT_SENT both report FAILED; they differ on a re-run. FAILED (the API
+    refused) is sent again only with ``retry_failed``; NOT_SENT (the request never left,
+    or never reached the API) is sent again by any re-run, as if never tried.
+    """
 
     IN_FLIGHT = 0
     SENT = 1
     INVALID = 2
     FAILED = 3
     UNKNOWN = 4
+    NOT_SENT = 5
 
     @property
     def status(self) -> OutcomeStatus:
@@ -86,8 +92,14 @@ _STATUS_OF = {
     ItemState.INVALID: OutcomeStatus.INVALID,
     ItemState.FAILED: OutcomeStatus.FAILED,
     ItemState.UNKNOWN: OutcomeStatus.UNKNOWN,
+    ItemState.NOT_SENT: OutcomeStatus.FAILED,
 }
-_STATE_OF = {status: state for state, status in _STATUS_OF.items() if state}
+_STATE_OF = {
+    OutcomeStatus.SENT: ItemState.SENT,
+    OutcomeStatus.INVALID: ItemState.INVALID,
+    OutcomeStatus.FAILED: ItemState.FAILED,
+    OutcomeStatus.UNKNOWN: ItemState.UNKNOWN,
+}
 
 
 class JournalRow(NamedTuple):
@@ -102,12 +114,14 @@ class JournalRow(NamedTuple):
     error: str | None = None
 
 
-def row_of(outcome: Outcome, fp: bytes) -> JournalRow:
-    """The journal row recording a final ``outcome``."""
+def row_of(outcome: Outcome, fp: bytes, *, not_sent: bool = False) -> JournalRow:
+    """The journal row recording a final ``outcome``; a FAILED one that ``not_sent``
+    (nothing left, or nothing reached the API) is NOT_SENT, to be sent by a re-run."""
+    state = ItemState.of(outcome.status)
     return JournalRow(
         outcome.index,
         fp,
-        ItemState.of(outcome.status),
+        ItemState.NOT_SENT if not_sent and state is ItemState.FAILED else state,
         outcome.normalized,
         outcome.message_id,
         outcome.units,
@@ -181,7 +195,7 @@ class Journal:
     async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
         try:
             return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"journal {self.path}: {exc}") from exc
 
     def __repr__(self) -> str:
@@ -277,7 +291,17 @@ def _select(connection: sqlite3.Connection, start: int, limit: int) -> list[Jour
         "WHERE idx >= ? ORDER BY idx LIMIT ?",
         (start, limit),
     )
-    return [JournalRow._make(row) for row in cursor]
+    rows = [JournalRow._make(row) for row in cursor]
+    for row in rows:
+        if row.state not in _STATES or not isinstance(row.fp, bytes):
+            raise sqlite3.DatabaseError(
+                f"item {row.idx} has an unknown state {row.state!r}: not a journal this "
+                "version of texin_async wrote"
+            )
+    return rows
+
+
+_STATES = frozenset(ItemState)
 
 
 def _write(connection: sqlite3.Connection, rows: Sequence[JournalRow]) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from .._exceptions import InvalidRequestError
 from .._units import COST_PER_UNIT
 
 if TYPE_CHECKING:
@@ -38,14 +39,14 @@ class BatchOptions:
         for name in ("chunk_size", "max_in_flight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+                raise InvalidRequestError(f"{name} must be an int >= 1, got {value!r}")
         if self.lookahead is not None and self.lookahead < self.chunk_size:
-            raise ValueError(
+            raise InvalidRequestError(
                 f"lookahead ({self.lookahead}) must be >= chunk_size ({self.chunk_size}): "
                 "a bulk request can only group items the batch has read"
             )
         if self.dry_run and self.check_balance:
-            raise ValueError(
+            raise InvalidRequestError(
                 "dry_run makes no HTTP request, so it cannot check the balance: run the dry "
                 "run, then send with check_balance=True"
             )

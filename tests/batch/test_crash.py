@@ -19,7 +19,7 @@ from batch_job import check_outcomes, job_items
 from texin_async import Outcome, OutcomeStatus, TexinClient
 from texin_async.testing import Fault, TexinEmulator, serve_in_thread
 
-JOB = Path(__file__).with_name("batch_job.py")
+JOB = Path(__file__).parent.parent / "batch_job.py"
 ITEMS = 1000
 RATE = 20  # requests a second: each run between kills gets through a few dozen requests
 KILLS = 5
