@@ -25,28 +25,20 @@ from ._asgi import (
 from ._endpoints import (
     Answer,
     ApiError,
+    Handler,
     JSONObject,
-    answer_get,
     answer_post,
     parse_payload,
     requested_numbers,
 )
 from ._faults import Fault, FaultPlan
 from ._records import DEFAULT_API_KEY, Account, FaultEvent, MessageRecord
+from ._routes import Route, answer_get, route_for
 from ._state import EmulatorState
 from ._window import to_rate_limit
 
 __all__ = ["TexinEmulator"]
 
-#: path -> (endpoint name, method)
-_ROUTES = {
-    "/api/": ("info", "GET"),
-    "/api/test_connection": ("test_connection", "GET"),
-    "/api/send_sms": ("send_sms", "POST"),
-    "/api/send_bulk_sms": ("send_bulk_sms", "POST"),
-    "/api/check_status": ("check_status", "POST"),
-    "/api/get_balance": ("get_balance", "POST"),
-}
 _NOT_FOUND = ApiError(404, "Endpoint not found", "See GET /api/ for the endpoints").answer
 _TOO_LARGE = ApiError(413, "Payload too large", "The request body is too large").answer
 _SERVER_ERROR = ApiError(500, "Internal server error", "The server could not complete it").answer
@@ -144,17 +136,17 @@ class TexinEmulator:
         with self._state.lock:
             if scope.get("client"):
                 self._state.clients.add(tuple(scope["client"]))
-        endpoint, method = _ROUTES.get(scope["path"], ("unknown", ""))
-        if not method:
-            await self._answer(send, None, endpoint, _NOT_FOUND)
-        elif scope["method"] != method:
-            await self._answer(send, None, endpoint, _not_allowed(endpoint, method))
-        elif method == "GET":
-            await self._answer(send, None, endpoint, answer_get(endpoint))
+        route = route_for(scope["path"])
+        if route is None:
+            await self._answer(send, None, "unknown", _NOT_FOUND)
+        elif scope["method"] != route.method:
+            await self._answer(send, None, route.endpoint, _not_allowed(route))
+        elif route.handler is None:
+            await self._answer(send, None, route.endpoint, answer_get(route))
         else:
-            await self._post(endpoint, receive, send)
+            await self._post(route.endpoint, route.handler, receive, send)
 
-    async def _post(self, endpoint: str, receive: Receive, send: Send) -> None:
+    async def _post(self, endpoint: str, handler: Handler, receive: Receive, send: Send) -> None:
         try:
             payload = parse_payload(await read_body(receive, self.max_body_bytes))
         except BodyTooLarge:
@@ -167,7 +159,7 @@ class TexinEmulator:
             await self._inject(fault, endpoint, payload, _refusal(fault), receive, send)
             return
         with self._state.lock:
-            answer = answer_post(self._state, endpoint, payload)
+            answer = answer_post(self._state, handler, payload)
         if fault is None:
             await self._answer(send, self._key_in(payload), endpoint, answer)
         else:
@@ -297,9 +289,12 @@ def _refusal(fault: Fault) -> Answer:
     return _FORCED_429 if fault is Fault.RATE_LIMIT else _SERVER_ERROR
 
 
-def _not_allowed(endpoint: str, method: str) -> Answer:
+def _not_allowed(route: Route) -> Answer:
     return ApiError(
-        405, "Method not allowed", f"{endpoint} requires {method}", headers=(("allow", method),)
+        405,
+        "Method not allowed",
+        f"{route.endpoint} requires {route.method}",
+        headers=(("allow", route.method),),
     ).answer
 
 
