@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
 import anyio
+import httpx
 
 from texin_async._config import RateLimit
 
@@ -17,6 +19,7 @@ from ._asgi import (
     Response,
     Scope,
     Send,
+    TrackedSend,
     drop_connection,
     read_body,
     run_lifespan,
@@ -28,16 +31,18 @@ from ._endpoints import (
     Handler,
     JSONObject,
     answer_post,
-    parse_payload,
     requested_numbers,
 )
 from ._faults import Fault, FaultPlan
+from ._payload import parse_payload
 from ._records import DEFAULT_API_KEY, Account, FaultEvent, MessageRecord
 from ._routes import Route, answer_get, route_for
 from ._state import EmulatorState
 from ._window import to_rate_limit
 
 __all__ = ["TexinEmulator"]
+
+_log = logging.getLogger("texin_async.testing")
 
 _NOT_FOUND = ApiError(404, "Endpoint not found", "See GET /api/ for the endpoints").answer
 _TOO_LARGE = ApiError(413, "Payload too large", "The request body is too large").answer
@@ -62,8 +67,11 @@ class TexinEmulator:
 
     Strict where the real service is strict (number formats, sender ids, balance, the rate
     limit per key), able to inject the faults real networks produce, and recording what it
-    did so tests can check it. Serve it with :func:`serve` or :func:`serve_in_thread`, or
-    in process with ``httpx.ASGITransport(app=emulator)``.
+    did so tests can check it. Whatever a client sends, the answer is documented JSON: a
+    400 for any undecodable or hostile body, and, should the emulator itself fail, the
+    documented 500 (logged to the ``texin_async.testing`` logger). Serve it with
+    :func:`serve` or :func:`serve_in_thread`, or in process with
+    ``httpx.ASGITransport(app=emulator)``.
 
     Args:
         accounts: The accounts it serves; default one ``Account(api_key=DEFAULT_API_KEY)``.
@@ -133,6 +141,21 @@ class TexinEmulator:
             return
         if scope["type"] != "http":
             return
+        tracked = TrackedSend(send)
+        try:
+            await self._route(scope, receive, tracked)
+        except httpx.RemoteProtocolError:  # In process, how a DROP fault reaches the client.
+            raise
+        except Exception:
+            # Last resort: a bug here must still look like the API, never a server's text 500.
+            _log.exception("The emulator failed on %s %s", scope["method"], scope["path"])
+            if not tracked.started:
+                route = route_for(scope["path"])
+                await self._answer(
+                    send, None, route.endpoint if route else "unknown", _SERVER_ERROR
+                )
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         with self._state.lock:
             if scope.get("client"):
                 self._state.clients.add(tuple(scope["client"]))
@@ -148,18 +171,26 @@ class TexinEmulator:
 
     async def _post(self, endpoint: str, handler: Handler, receive: Receive, send: Send) -> None:
         try:
-            payload = parse_payload(await read_body(receive, self.max_body_bytes))
+            body = await read_body(receive, self.max_body_bytes)
         except BodyTooLarge:
             await self._answer(send, None, endpoint, _TOO_LARGE)
             return
         except ClientGone:
             return
+        try:
+            parsed: JSONObject | Answer = parse_payload(body)
+        except ApiError as exc:
+            parsed = exc.answer
+        payload = parsed if isinstance(parsed, dict) else None
         fault = self.faults.draw(endpoint)
         if fault is not None and not fault.processes_first:
             await self._inject(fault, endpoint, payload, _refusal(fault), receive, send)
             return
-        with self._state.lock:
-            answer = answer_post(self._state, handler, payload)
+        if isinstance(parsed, Answer):
+            answer = parsed
+        else:
+            with self._state.lock:
+                answer = answer_post(self._state, handler, parsed)
         if fault is None:
             await self._answer(send, self._key_in(payload), endpoint, answer)
         else:

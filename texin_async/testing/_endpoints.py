@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
 from ._records import Account, MessageRecord
 from ._rules import (
     NUMBER_FORMATS,
@@ -33,7 +31,6 @@ __all__ = [
     "answer_post",
     "check_status",
     "get_balance",
-    "parse_payload",
     "requested_numbers",
     "send_bulk_sms",
     "send_sms",
@@ -75,11 +72,9 @@ class ApiError(Exception):
         self.answer = Answer(status, body, headers)
 
 
-def answer_post(state: EmulatorState, handler: Handler, payload: JSONObject | None) -> Answer:
-    """Authenticate, rate-limit, then run a POST endpoint's handler; ``payload`` None: not JSON."""
+def answer_post(state: EmulatorState, handler: Handler, payload: JSONObject) -> Answer:
+    """Authenticate, rate-limit, then run a POST endpoint's handler on its parsed body."""
     try:
-        if payload is None:
-            raise ApiError(400, "Invalid JSON", "The request body must be a JSON object")
         account = state.account_for(payload.get("api_key"))
         if account is None:
             raise ApiError(401, "Unauthorized", "Invalid or missing API key")
@@ -316,12 +311,3 @@ def _check_balance(account: Account, units: int) -> None:
 
 def _gateway_failure(number: str) -> str:
     return f"API Error: The gateway could not deliver to {number}"
-
-
-def parse_payload(body: bytes) -> JSONObject | None:
-    """The request's JSON object, or None for anything else (not JSON, a list, ...)."""
-    try:
-        payload = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return None
-    return payload if isinstance(payload, dict) else None
