@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Callable
 
+from ._dialect import DIALECTS
 from ._emulator import TexinEmulator
 from ._faults import parse_fault_rates
 from ._records import DEFAULT_API_KEY, Account
@@ -75,6 +76,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="a number the simulated gateway fails to deliver to (repeatable)",
     )
     parser.add_argument("--slow-seconds", type=float, default=2.0, help="delay of slow_after")
+    parser.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default="documented",
+        help="how answers are written: as the documentation's examples (default), or as a "
+        "PHP backend on MySQL plausibly would: 0/1 booleans, numbers as strings, [] for an "
+        "empty map, GET /api/'s endpoints as a list",
+    )
     parser.add_argument("--tls-cert", help="PEM certificate (chain): serve HTTPS")
     parser.add_argument("--tls-key", help="PEM private key, if not in --tls-cert")
     return parser
@@ -97,6 +106,7 @@ def emulator_from_args(args: argparse.Namespace) -> TexinEmulator:
         seed=args.seed,
         failing_numbers=args.failing_number,
         slow_seconds=args.slow_seconds,
+        dialect=args.dialect,
     )
 
 

@@ -25,6 +25,7 @@ from ._asgi import (
     run_lifespan,
     send_response,
 )
+from ._dialect import Dialect, checked_dialect, rewrite
 from ._endpoints import (
     Answer,
     ApiError,
@@ -73,6 +74,11 @@ class TexinEmulator:
     :func:`serve` or :func:`serve_in_thread`, or in process with
     ``httpx.ASGITransport(app=emulator)``.
 
+    The documentation is examples, and the real service a PHP backend: ``dialect="php"``
+    answers as one reading MySQL plausibly would (booleans as 0/1, numbers as strings,
+    ``[]`` for an empty map, ``GET /api/``'s endpoints as a list), refusals included, to
+    prove a client reads both.
+
     Args:
         accounts: The accounts it serves; default one ``Account(api_key=DEFAULT_API_KEY)``.
         rate_limit: Requests per API key per sliding window (``"100/60"``); None: no limit.
@@ -83,6 +89,8 @@ class TexinEmulator:
         max_bulk_recipients: Most recipients one ``send_bulk_sms`` accepts.
         max_body_bytes: Larger request bodies get 413.
         clock: Monotonic seconds for the rate window; inject one to test it without sleeping.
+        dialect: How answers are written: ``"documented"``, exactly as the documentation's
+            examples, or ``"php"``.
 
     Example::
 
@@ -104,6 +112,7 @@ class TexinEmulator:
         max_bulk_recipients: int = 1000,
         max_body_bytes: int = 1_000_000,
         clock: Callable[[], float] = time.monotonic,
+        dialect: Dialect = "documented",
     ) -> None:
         if not slow_seconds >= 0:
             raise ValueError(f"slow_seconds must be >= 0, got {slow_seconds}")
@@ -117,13 +126,27 @@ class TexinEmulator:
             max_bulk_recipients=max_bulk_recipients,
             seed=seed,
         )
-        self._initial = (seed, slow_seconds, max_body_bytes)
+        self._dialect = checked_dialect(dialect)
+        self._initial = (seed, slow_seconds, max_body_bytes, self._dialect)
         #: Which requests get which fault; change it at any time.
         self.faults = FaultPlan(faults, seed=seed)
         #: How late ``Fault.SLOW_AFTER`` answers, in seconds; change it at any time.
         self.slow_seconds = slow_seconds
         #: Larger request bodies get 413; change it at any time.
         self.max_body_bytes = max_body_bytes
+
+    @property
+    def dialect(self) -> Dialect:
+        """How answers are written, ``"documented"`` or ``"php"``; change it at any time.
+
+        Raises:
+            ValueError: on assignment, a value that names no dialect.
+        """
+        return self._dialect
+
+    @dialect.setter
+    def dialect(self, value: Dialect) -> None:
+        self._dialect = checked_dialect(value)
 
     def __repr__(self) -> str:
         state = self._state
@@ -221,12 +244,21 @@ class TexinEmulator:
         else:
             if fault is Fault.SLOW_AFTER:
                 await anyio.sleep(self.slow_seconds)
-            await send_response(send, _json(answer, truncated=fault is Fault.TRUNCATED_JSON))
+            truncated = fault is Fault.TRUNCATED_JSON
+            await send_response(send, self._json(endpoint, answer, truncated=truncated))
 
     async def _answer(self, send: Send, api_key: str | None, endpoint: str, answer: Answer) -> None:
         with self._state.lock:
             self._state.record_request(api_key, endpoint, answer.status)
-        await send_response(send, _json(answer))
+        await send_response(send, self._json(endpoint, answer))
+
+    def _json(self, endpoint: str, answer: Answer, *, truncated: bool = False) -> Response:
+        """``answer`` as JSON in the current dialect; ``truncated``: only its first half."""
+        body = rewrite(answer.body, self._dialect, endpoint=endpoint)
+        response = Response.json(answer.status, body, answer.headers)
+        if truncated:
+            return Response(response.status, response.body[: len(response.body) // 2])
+        return response
 
     def _key_in(self, payload: JSONObject | None) -> str | None:
         """The request's API key if it names an account: whose request to count it as."""
@@ -309,7 +341,7 @@ class TexinEmulator:
 
     def reset(self) -> None:
         """Back to the initial accounts and settings, with no faults and no statistics."""
-        seed, self.slow_seconds, self.max_body_bytes = self._initial
+        seed, self.slow_seconds, self.max_body_bytes, self.dialect = self._initial
         self.faults.clear()
         self.faults.set_rates({}, seed=seed)
         self._state.reset()
@@ -327,10 +359,3 @@ def _not_allowed(route: Route) -> Answer:
         f"{route.endpoint} requires {route.method}",
         headers=(("allow", route.method),),
     ).answer
-
-
-def _json(answer: Answer, *, truncated: bool = False) -> Response:
-    response = Response.json(answer.status, answer.body, answer.headers)
-    if truncated:
-        return Response(response.status, response.body[: len(response.body) // 2])
-    return response
