@@ -1,6 +1,7 @@
 """``python -m texin_async.testing``: serve an emulator until SIGINT or SIGTERM.
 
-The base URL is the first line on stdout, so scripts can read it and start talking::
+The base URL is the first line on stdout, so scripts can read it and start talking; people
+read stderr, which says how to try it::
 
     $ python -m texin_async.testing --port 0 --account demo-key:500 --faults drop_after=0.05
     http://127.0.0.1:40123/api/
@@ -21,7 +22,7 @@ from ._faults import parse_fault_rates
 from ._records import DEFAULT_API_KEY, Account
 from ._server import serve
 
-__all__ = ["build_parser", "emulator_from_args", "main", "parse_account"]
+__all__ = ["banner", "build_parser", "emulator_from_args", "main", "parse_account"]
 
 _NO_LIMIT = ("none", "off", "unlimited")
 
@@ -50,7 +51,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog or "python -m texin_async.testing",
         description="Serve an emulator of the Texin SMS API v2.0.1 for tests. "
-        "Prints the base URL as the first line on stdout.",
+        "Prints the base URL as the first line on stdout, then on stderr the key to use "
+        "and a request to try.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default: loopback)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
@@ -134,8 +136,23 @@ async def _serve_until_signalled(emulator: TexinEmulator, args: argparse.Namespa
         emulator, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key
     ) as url:
         print(url, flush=True)
-        print("Serving the Texin emulator; Ctrl-C to stop.", file=sys.stderr, flush=True)
+        print(banner(url, len(args.account)), file=sys.stderr, flush=True)
         await stop.wait()
+
+
+def banner(url: str, given_accounts: int) -> str:
+    """What stderr shows once serving: where, with which key, and a request to try.
+
+    With no ``--account`` (``given_accounts`` 0) the default account's well-known test key
+    is shown; otherwise only how many accounts were given, never their keys.
+    """
+    if given_accounts:
+        noun = "account" if given_accounts == 1 else "accounts"
+        key, who = "KEY", f"Serving {given_accounts} {noun} given with --account"
+    else:
+        key, who = DEFAULT_API_KEY, f"API key: {DEFAULT_API_KEY}"
+    try_it = f"""curl -X POST {url}get_balance -d '{{"api_key": "{key}"}}'"""
+    return f"Texin emulator at {url} (Ctrl-C to stop)\n{who}\nTry: {try_it}"
 
 
 def _on_stop_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
