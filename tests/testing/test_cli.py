@@ -12,7 +12,14 @@ import httpx
 import pytest
 
 from texin_async.testing import DEFAULT_API_KEY, Fault
-from texin_async.testing._cli import banner, build_parser, emulator_from_args, main, parse_account
+from texin_async.testing._cli import (
+    DEFAULT_PORT,
+    banner,
+    build_parser,
+    emulator_from_args,
+    main,
+    parse_account,
+)
 
 URL = "http://127.0.0.1:8001/api/"
 
@@ -89,6 +96,18 @@ def test_the_banner_counts_one_account_in_the_singular() -> None:
     assert """'{"api_key": "KEY"}'""" in lines[2]
 
 
+def test_the_port_defaults_to_8001() -> None:
+    """With no --port the emulator serves on 8001, beside an app on 8000."""
+    assert DEFAULT_PORT == 8001
+    assert build_parser().parse_args([]).port == 8001
+
+
+def test_the_help_shows_the_default_port_and_port_0() -> None:
+    """--help documents the default port and that 0 picks a free one."""
+    text = " ".join(build_parser().format_help().split())
+    assert "(default: 8001); 0 picks a free port" in text
+
+
 def test_the_cli_exits_0_on_sigint(cli: tuple[subprocess.Popen[str], str]) -> None:
     """SIGINT stops the server cleanly: exit status 0, no traceback, no key on stderr."""
     process, url = cli
@@ -121,7 +140,7 @@ def test_the_cli_reports_a_bad_certificate_with_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A certificate that cannot be loaded is one error line and exit status 1."""
-    assert main(["--tls-cert", str(tmp_path / "missing.pem")]) == 1
+    assert main(["--port", "0", "--tls-cert", str(tmp_path / "missing.pem")]) == 1
     assert "error:" in capsys.readouterr().err
 
 

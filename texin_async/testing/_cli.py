@@ -1,7 +1,8 @@
 """``python -m texin_async.testing``: serve an emulator until SIGINT or SIGTERM.
 
 The base URL is the first line on stdout, so scripts can read it and start talking; people
-read stderr, which says how to try it::
+read stderr, which says how to try it. The port is 8001 unless given (``--port 0`` picks a
+free one), so an app on the usual 8000 can talk to it::
 
     $ python -m texin_async.testing --port 0 --account demo-key:500 --faults drop_after=0.05
     http://127.0.0.1:40123/api/
@@ -22,8 +23,10 @@ from ._faults import parse_fault_rates
 from ._records import DEFAULT_API_KEY, Account
 from ._server import serve
 
-__all__ = ["banner", "build_parser", "emulator_from_args", "main", "parse_account"]
+__all__ = ["DEFAULT_PORT", "banner", "build_parser", "emulator_from_args", "main", "parse_account"]
 
+#: The port served when none is given: README's examples run their apps on 8000.
+DEFAULT_PORT = 8001
 _NO_LIMIT = ("none", "off", "unlimited")
 
 
@@ -55,7 +58,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "and a request to try.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default: loopback)")
-    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port (default: {DEFAULT_PORT}); 0 picks a free port",
+    )
     parser.add_argument(
         "--rate-limit", default="100/60", help="requests/seconds per API key, or 'none'"
     )
