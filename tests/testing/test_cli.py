@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -106,6 +107,21 @@ def test_the_help_shows_the_default_port_and_port_0() -> None:
     """--help documents the default port and that 0 picks a free one."""
     text = " ".join(build_parser().format_help().split())
     assert "(default: 8001); 0 picks a free port" in text
+
+
+def test_a_port_in_use_is_one_clear_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    """A taken port names host and port and the --port 0 fix, with no errno, and exits 1."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--port", str(port)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"python -m texin_async.testing: error: 127.0.0.1:{port} is already in use; "
+        "choose another --port (--port 0 picks a free one)\n"
+    )
 
 
 def test_the_cli_exits_0_on_sigint(cli: tuple[subprocess.Popen[str], str]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import signal
 import sys
 from collections.abc import Callable
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     try:
         asyncio.run(_serve_until_signalled(emulator, args))
     except OSError as exc:  # A port in use, an unreadable certificate (ssl.SSLError too).
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: {_os_error(exc, args)}", file=sys.stderr)
         return 1
     return 0
 
@@ -161,6 +162,14 @@ def banner(url: str, given_accounts: int) -> str:
         key, who = DEFAULT_API_KEY, f"API key: {DEFAULT_API_KEY}"
     try_it = f"""curl -X POST {url}get_balance -d '{{"api_key": "{key}"}}'"""
     return f"Texin emulator at {url} (Ctrl-C to stop)\n{who}\nTry: {try_it}"
+
+
+def _os_error(exc: OSError, args: argparse.Namespace) -> str:
+    """One line for an error while starting: a port in use says how to get another."""
+    if exc.errno != errno.EADDRINUSE:
+        return str(exc)
+    where = f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}"
+    return f"{where} is already in use; choose another --port (--port 0 picks a free one)"
 
 
 def _on_stop_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
