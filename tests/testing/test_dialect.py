@@ -12,6 +12,7 @@ import pytest
 from texin_async.testing import DEFAULT_API_KEY, Fault, TexinEmulator, serve_in_thread
 from texin_async.testing._cli import build_parser, emulator_from_args
 from texin_async.testing._dialect import rewrite
+from texin_async.testing._payload import MAX_DEPTH
 
 from ._support import NUMBER, Api
 
@@ -165,6 +166,21 @@ def test_a_refusal_has_success_0(php: tuple[TexinEmulator, Api]) -> None:
         "message": "Unauthorized",
         "error": "Invalid or missing API key",
     }
+
+
+def test_a_deeply_nested_echo_is_still_a_refusal(php: tuple[TexinEmulator, Api]) -> None:
+    """A sender_id nested as deep as a request may be is echoed, rewritten, in a 400."""
+    _, api = php
+    deep = b"[" * (MAX_DEPTH - 1) + b"true" + b"]" * (MAX_DEPTH - 1)
+    body = b'{"api_key": "%s", "recipient": "%s", "message": "Hi", "sender_id": %s}' % (
+        DEFAULT_API_KEY.encode(),
+        NUMBER.encode(),
+        deep,
+    )
+    response = api.client.post("send_sms", content=body)
+    assert response.status_code == 400
+    assert response.json()["success"] == 0
+    assert response.content.endswith(b"[" * (MAX_DEPTH - 1) + b"1" + b"]" * (MAX_DEPTH - 1) + b"}")
 
 
 def test_info_lists_endpoints_as_objects(php: tuple[TexinEmulator, Api]) -> None:

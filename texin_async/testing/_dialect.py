@@ -49,17 +49,26 @@ def rewrite(body: object, dialect: Dialect, *, endpoint: str) -> object:
 
 
 def _php(value: object) -> object:
-    # Depth is bounded: requests nest at most MAX_DEPTH levels, and answers only echo them.
+    # Recursion is bounded: requests nest at most MAX_DEPTH levels, answers only echo them
+    # (sender_id_used), and plain loops keep it to one frame per level on Python < 3.12.
     if isinstance(value, bool):  # Before int: a bool is an int.
         return int(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         return _php_float(value)
-    if isinstance(value, dict):
-        return {key: _php(item) for key, item in value.items()} if value else []
     if isinstance(value, list):
-        return [_php(item) for item in value]
+        items = []
+        for item in value:
+            items.append(_php(item))
+        return items
+    if isinstance(value, dict):
+        if not value:
+            return []
+        entries = {}
+        for key, item in value.items():
+            entries[key] = _php(item)
+        return entries
     return value
 
 
