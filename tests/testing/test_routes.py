@@ -39,7 +39,6 @@ def test_a_route_is_a_frozen_value() -> None:
     """Routes cannot be changed in place."""
     with pytest.raises(AttributeError):
         ROUTES[0].path = "/elsewhere"  # type: ignore[misc]
-    assert isinstance(ROUTES[0], Route)
 
 
 @pytest.mark.parametrize("route", GET_ROUTES, ids=lambda r: r.endpoint)
