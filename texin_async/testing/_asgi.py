@@ -16,6 +16,7 @@ __all__ = [
     "Response",
     "Scope",
     "Send",
+    "TrackedSend",
     "drop_connection",
     "read_body",
     "run_lifespan",
@@ -51,6 +52,21 @@ class Response:
     def json(cls, status: int, body: object, headers: tuple[tuple[str, str], ...] = ()) -> Response:
         """A JSON response, with the key order of ``body``."""
         return cls(status, msgspec.json.encode(body), _JSON, headers)
+
+
+class TrackedSend:
+    """``send``, noting whether the response has started: after that no other answer fits."""
+
+    __slots__ = ("inner", "started")
+
+    def __init__(self, inner: Send) -> None:
+        self.inner = inner
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.inner(message)
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
@@ -100,7 +116,8 @@ async def drop_connection(send: Send, receive: Receive) -> None:
     Raises:
         httpx.RemoteProtocolError: in process, where there is no connection to drop.
     """
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    server_send = send.inner if isinstance(send, TrackedSend) else send
+    transport = getattr(getattr(server_send, "__self__", None), "transport", None)
     if transport is None:
         raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
     transport.abort()

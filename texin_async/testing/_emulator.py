@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
 import anyio
+import httpx
 
 from texin_async._config import RateLimit
 
@@ -17,36 +19,32 @@ from ._asgi import (
     Response,
     Scope,
     Send,
+    TrackedSend,
     drop_connection,
     read_body,
     run_lifespan,
     send_response,
 )
+from ._dialect import Dialect, checked_dialect, rewrite
 from ._endpoints import (
     Answer,
     ApiError,
+    Handler,
     JSONObject,
-    answer_get,
     answer_post,
-    parse_payload,
     requested_numbers,
 )
 from ._faults import Fault, FaultPlan
+from ._payload import parse_payload
 from ._records import DEFAULT_API_KEY, Account, FaultEvent, MessageRecord
+from ._routes import Route, answer_get, route_for
 from ._state import EmulatorState
 from ._window import to_rate_limit
 
 __all__ = ["TexinEmulator"]
 
-#: path -> (endpoint name, method)
-_ROUTES = {
-    "/api/": ("info", "GET"),
-    "/api/test_connection": ("test_connection", "GET"),
-    "/api/send_sms": ("send_sms", "POST"),
-    "/api/send_bulk_sms": ("send_bulk_sms", "POST"),
-    "/api/check_status": ("check_status", "POST"),
-    "/api/get_balance": ("get_balance", "POST"),
-}
+_log = logging.getLogger("texin_async.testing")
+
 _NOT_FOUND = ApiError(404, "Endpoint not found", "See GET /api/ for the endpoints").answer
 _TOO_LARGE = ApiError(413, "Payload too large", "The request body is too large").answer
 _SERVER_ERROR = ApiError(500, "Internal server error", "The server could not complete it").answer
@@ -70,8 +68,16 @@ class TexinEmulator:
 
     Strict where the real service is strict (number formats, sender ids, balance, the rate
     limit per key), able to inject the faults real networks produce, and recording what it
-    did so tests can check it. Serve it with :func:`serve` or :func:`serve_in_thread`, or
-    in process with ``httpx.ASGITransport(app=emulator)``.
+    did so tests can check it. Whatever a client sends, the answer is documented JSON: a
+    400 for any undecodable or hostile body, and, should the emulator itself fail, the
+    documented 500 (logged to the ``texin_async.testing`` logger). Serve it with
+    :func:`serve` or :func:`serve_in_thread`, or in process with
+    ``httpx.ASGITransport(app=emulator)``.
+
+    The documentation is examples, and the real service a PHP backend: ``dialect="php"``
+    answers as one reading MySQL plausibly would (booleans as 0/1, numbers as strings,
+    ``[]`` for an empty map, ``GET /api/``'s endpoints as a list), refusals included, to
+    prove a client reads both.
 
     Args:
         accounts: The accounts it serves; default one ``Account(api_key=DEFAULT_API_KEY)``.
@@ -83,6 +89,8 @@ class TexinEmulator:
         max_bulk_recipients: Most recipients one ``send_bulk_sms`` accepts.
         max_body_bytes: Larger request bodies get 413.
         clock: Monotonic seconds for the rate window; inject one to test it without sleeping.
+        dialect: How answers are written: ``"documented"``, exactly as the documentation's
+            examples, or ``"php"``.
 
     Example::
 
@@ -104,6 +112,7 @@ class TexinEmulator:
         max_bulk_recipients: int = 1000,
         max_body_bytes: int = 1_000_000,
         clock: Callable[[], float] = time.monotonic,
+        dialect: Dialect = "documented",
     ) -> None:
         if not slow_seconds >= 0:
             raise ValueError(f"slow_seconds must be >= 0, got {slow_seconds}")
@@ -117,13 +126,27 @@ class TexinEmulator:
             max_bulk_recipients=max_bulk_recipients,
             seed=seed,
         )
-        self._initial = (seed, slow_seconds, max_body_bytes)
+        self._dialect = checked_dialect(dialect)
+        self._initial = (seed, slow_seconds, max_body_bytes, self._dialect)
         #: Which requests get which fault; change it at any time.
         self.faults = FaultPlan(faults, seed=seed)
         #: How late ``Fault.SLOW_AFTER`` answers, in seconds; change it at any time.
         self.slow_seconds = slow_seconds
         #: Larger request bodies get 413; change it at any time.
         self.max_body_bytes = max_body_bytes
+
+    @property
+    def dialect(self) -> Dialect:
+        """How answers are written, ``"documented"`` or ``"php"``; change it at any time.
+
+        Raises:
+            ValueError: on assignment, a value that names no dialect.
+        """
+        return self._dialect
+
+    @dialect.setter
+    def dialect(self, value: Dialect) -> None:
+        self._dialect = checked_dialect(value)
 
     def __repr__(self) -> str:
         state = self._state
@@ -141,33 +164,56 @@ class TexinEmulator:
             return
         if scope["type"] != "http":
             return
+        tracked = TrackedSend(send)
+        try:
+            await self._route(scope, receive, tracked)
+        except httpx.RemoteProtocolError:  # In process, how a DROP fault reaches the client.
+            raise
+        except Exception:
+            # Last resort: a bug here must still look like the API, never a server's text 500.
+            _log.exception("The emulator failed on %s %s", scope["method"], scope["path"])
+            if not tracked.started:
+                route = route_for(scope["path"])
+                await self._answer(
+                    send, None, route.endpoint if route else "unknown", _SERVER_ERROR
+                )
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         with self._state.lock:
             if scope.get("client"):
                 self._state.clients.add(tuple(scope["client"]))
-        endpoint, method = _ROUTES.get(scope["path"], ("unknown", ""))
-        if not method:
-            await self._answer(send, None, endpoint, _NOT_FOUND)
-        elif scope["method"] != method:
-            await self._answer(send, None, endpoint, _not_allowed(endpoint, method))
-        elif method == "GET":
-            await self._answer(send, None, endpoint, answer_get(endpoint))
+        route = route_for(scope["path"])
+        if route is None:
+            await self._answer(send, None, "unknown", _NOT_FOUND)
+        elif scope["method"] != route.method:
+            await self._answer(send, None, route.endpoint, _not_allowed(route))
+        elif route.handler is None:
+            await self._answer(send, None, route.endpoint, answer_get(route))
         else:
-            await self._post(endpoint, receive, send)
+            await self._post(route.endpoint, route.handler, receive, send)
 
-    async def _post(self, endpoint: str, receive: Receive, send: Send) -> None:
+    async def _post(self, endpoint: str, handler: Handler, receive: Receive, send: Send) -> None:
         try:
-            payload = parse_payload(await read_body(receive, self.max_body_bytes))
+            body = await read_body(receive, self.max_body_bytes)
         except BodyTooLarge:
             await self._answer(send, None, endpoint, _TOO_LARGE)
             return
         except ClientGone:
             return
+        try:
+            parsed: JSONObject | Answer = parse_payload(body)
+        except ApiError as exc:
+            parsed = exc.answer
+        payload = parsed if isinstance(parsed, dict) else None
         fault = self.faults.draw(endpoint)
         if fault is not None and not fault.processes_first:
             await self._inject(fault, endpoint, payload, _refusal(fault), receive, send)
             return
-        with self._state.lock:
-            answer = answer_post(self._state, endpoint, payload)
+        if isinstance(parsed, Answer):
+            answer = parsed
+        else:
+            with self._state.lock:
+                answer = answer_post(self._state, handler, parsed)
         if fault is None:
             await self._answer(send, self._key_in(payload), endpoint, answer)
         else:
@@ -198,12 +244,21 @@ class TexinEmulator:
         else:
             if fault is Fault.SLOW_AFTER:
                 await anyio.sleep(self.slow_seconds)
-            await send_response(send, _json(answer, truncated=fault is Fault.TRUNCATED_JSON))
+            truncated = fault is Fault.TRUNCATED_JSON
+            await send_response(send, self._json(endpoint, answer, truncated=truncated))
 
     async def _answer(self, send: Send, api_key: str | None, endpoint: str, answer: Answer) -> None:
         with self._state.lock:
             self._state.record_request(api_key, endpoint, answer.status)
-        await send_response(send, _json(answer))
+        await send_response(send, self._json(endpoint, answer))
+
+    def _json(self, endpoint: str, answer: Answer, *, truncated: bool = False) -> Response:
+        """``answer`` as JSON in the current dialect; ``truncated``: only its first half."""
+        body = rewrite(answer.body, self._dialect, endpoint=endpoint)
+        response = Response.json(answer.status, body, answer.headers)
+        if truncated:
+            return Response(response.status, response.body[: len(response.body) // 2])
+        return response
 
     def _key_in(self, payload: JSONObject | None) -> str | None:
         """The request's API key if it names an account: whose request to count it as."""
@@ -286,7 +341,7 @@ class TexinEmulator:
 
     def reset(self) -> None:
         """Back to the initial accounts and settings, with no faults and no statistics."""
-        seed, self.slow_seconds, self.max_body_bytes = self._initial
+        seed, self.slow_seconds, self.max_body_bytes, self.dialect = self._initial
         self.faults.clear()
         self.faults.set_rates({}, seed=seed)
         self._state.reset()
@@ -297,14 +352,10 @@ def _refusal(fault: Fault) -> Answer:
     return _FORCED_429 if fault is Fault.RATE_LIMIT else _SERVER_ERROR
 
 
-def _not_allowed(endpoint: str, method: str) -> Answer:
+def _not_allowed(route: Route) -> Answer:
     return ApiError(
-        405, "Method not allowed", f"{endpoint} requires {method}", headers=(("allow", method),)
+        405,
+        "Method not allowed",
+        f"{route.endpoint} requires {route.method}",
+        headers=(("allow", route.method),),
     ).answer
-
-
-def _json(answer: Answer, *, truncated: bool = False) -> Response:
-    response = Response.json(answer.status, answer.body, answer.headers)
-    if truncated:
-        return Response(response.status, response.body[: len(response.body) // 2])
-    return response

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
 from ._records import Account, MessageRecord
 from ._rules import (
     NUMBER_FORMATS,
@@ -26,18 +24,21 @@ from ._rules import (
 from ._state import EmulatorState
 from ._window import retry_after
 
-__all__ = ["Answer", "ApiError", "answer_get", "answer_post", "parse_payload", "requested_numbers"]
+__all__ = [
+    "Answer",
+    "ApiError",
+    "Handler",
+    "answer_post",
+    "check_status",
+    "get_balance",
+    "requested_numbers",
+    "send_bulk_sms",
+    "send_sms",
+]
 
 JSONObject = dict[str, Any]
 
 _SENDER_REFUSED = "API Error: Given SenderId is invalid. Please use valid SenderId."
-_ENDPOINTS = {
-    "send_sms": "POST /api/send_sms",
-    "send_bulk_sms": "POST /api/send_bulk_sms",
-    "check_status": "POST /api/check_status",
-    "get_balance": "POST /api/get_balance",
-    "test_connection": "GET /api/test_connection",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,10 @@ class Answer:
     body: JSONObject
     headers: tuple[tuple[str, str], ...] = ()
     message_ids: tuple[str, ...] = ()
+
+
+#: A POST endpoint's logic, run once the request is authenticated and admitted.
+Handler = Callable[[EmulatorState, Account, JSONObject], Answer]
 
 
 class ApiError(Exception):
@@ -67,28 +72,16 @@ class ApiError(Exception):
         self.answer = Answer(status, body, headers)
 
 
-def answer_get(endpoint: str) -> Answer:
-    """``GET /api/`` (``"info"``) or ``GET /api/test_connection``: no key needed."""
-    now = format_time(datetime.now())
-    if endpoint == "test_connection":
-        body = {"success": True, "message": "API connection successful", "timestamp": now}
-        return Answer(200, body)
-    info = {"name": "RAYPROTECH System SMS API", "version": "2.0.1", "endpoints": _ENDPOINTS}
-    return Answer(200, {"success": True, **info, "timestamp": now})
-
-
-def answer_post(state: EmulatorState, endpoint: str, payload: JSONObject | None) -> Answer:
-    """Authenticate, rate-limit, then run a POST endpoint; ``payload`` None: not JSON."""
+def answer_post(state: EmulatorState, handler: Handler, payload: JSONObject) -> Answer:
+    """Authenticate, rate-limit, then run a POST endpoint's handler on its parsed body."""
     try:
-        if payload is None:
-            raise ApiError(400, "Invalid JSON", "The request body must be a JSON object")
         account = state.account_for(payload.get("api_key"))
         if account is None:
             raise ApiError(401, "Unauthorized", "Invalid or missing API key")
         _admit(state, account)
         if not account.active:
             raise ApiError(403, "Forbidden", "This account is inactive")
-        return _HANDLERS[endpoint](state, account, payload)
+        return handler(state, account, payload)
     except ApiError as exc:
         return exc.answer
 
@@ -118,7 +111,8 @@ def _admit(state: EmulatorState, account: Account) -> None:
     )
 
 
-def _send_sms(state: EmulatorState, account: Account, payload: JSONObject) -> Answer:
+def send_sms(state: EmulatorState, account: Account, payload: JSONObject) -> Answer:
+    """``POST /api/send_sms``: send one message and charge its units."""
     given = _string_field(payload, "recipient")
     text = _message(payload)
     recipient = normalise_number(given)
@@ -166,7 +160,8 @@ class _BulkSent:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def _send_bulk_sms(state: EmulatorState, account: Account, payload: JSONObject) -> Answer:
+def send_bulk_sms(state: EmulatorState, account: Account, payload: JSONObject) -> Answer:
+    """``POST /api/send_bulk_sms``: send one text to many numbers, all paid for first."""
     given = _recipient_list(payload, state.max_bulk_recipients)
     text = _message(payload)
     invalid = [number for number in given if normalise_number(number) is None]
@@ -214,7 +209,8 @@ def _bulk_body(
     }
 
 
-def _check_status(state: EmulatorState, account: Account, payload: JSONObject) -> Answer:
+def check_status(state: EmulatorState, account: Account, payload: JSONObject) -> Answer:
+    """``POST /api/check_status``: one of the account's messages, as sent."""
     record = state.messages.get(_string_field(payload, "message_id"))
     if record is None or record.api_key != account.api_key:
         raise ApiError(404, "Message not found", "No message with this ID on this account")
@@ -251,7 +247,8 @@ def _gateway_response(record: MessageRecord, stamp: str) -> JSONObject:
     }
 
 
-def _get_balance(state: EmulatorState, account: Account, payload: JSONObject) -> Answer:
+def get_balance(state: EmulatorState, account: Account, payload: JSONObject) -> Answer:
+    """``POST /api/get_balance``: the account's credits and details."""
     body = {
         "success": True,
         "user_id": account.user_id,
@@ -263,14 +260,6 @@ def _get_balance(state: EmulatorState, account: Account, payload: JSONObject) ->
         "timestamp": format_time(datetime.now()),
     }
     return Answer(200, body)
-
-
-_HANDLERS: dict[str, Callable[[EmulatorState, Account, JSONObject], Answer]] = {
-    "send_sms": _send_sms,
-    "send_bulk_sms": _send_bulk_sms,
-    "check_status": _check_status,
-    "get_balance": _get_balance,
-}
 
 
 def _string_field(payload: JSONObject, name: str) -> str:
@@ -322,12 +311,3 @@ def _check_balance(account: Account, units: int) -> None:
 
 def _gateway_failure(number: str) -> str:
     return f"API Error: The gateway could not deliver to {number}"
-
-
-def parse_payload(body: bytes) -> JSONObject | None:
-    """The request's JSON object, or None for anything else (not JSON, a list, ...)."""
-    try:
-        payload = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return None
-    return payload if isinstance(payload, dict) else None

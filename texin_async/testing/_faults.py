@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ._rules import POST_ENDPOINTS
+from ._routes import POST_ENDPOINTS
 
 __all__ = ["Fault", "FaultPlan", "parse_fault_rates"]
 

@@ -14,7 +14,6 @@ from decimal import Decimal
 __all__ = [
     "COST_PER_UNIT",
     "NUMBER_FORMATS",
-    "POST_ENDPOINTS",
     "format_cost",
     "format_time",
     "money",
@@ -60,7 +59,3 @@ def format_cost(units: int) -> str:
 def format_time(moment: datetime) -> str:
     """The API's timestamp form, ``YYYY-MM-DD HH:MM:SS`` in server-local time."""
     return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-#: Endpoint names of the documented POST endpoints, the only ones faults apply to.
-POST_ENDPOINTS = ("send_sms", "send_bulk_sms", "check_status", "get_balance")
