@@ -8,8 +8,18 @@ from __future__ import annotations
 
 import pytest
 
+from texin_async.testing import TexinEmulator
+
 
 @pytest.fixture
 def anyio_backend() -> str:
     """Run ``@pytest.mark.anyio`` tests on asyncio only: uvicorn serves on asyncio."""
     return "asyncio"
+
+
+@pytest.fixture(params=["documented", "php"])
+def dialect(request: pytest.FixtureRequest, texin_emulator: TexinEmulator) -> str:
+    """The session emulator answering as documented, then as a PHP backend plausibly would."""
+    name: str = request.param
+    texin_emulator.dialect = name  # type: ignore[assignment]
+    return name

@@ -49,7 +49,7 @@ def sends(emulator: TexinEmulator, key: str) -> Counter[str]:
 
 
 @pytest.fixture
-def emulator(texin_emulator: TexinEmulator) -> TexinEmulator:
+def emulator(texin_emulator: TexinEmulator, dialect: str) -> TexinEmulator:
     texin_emulator.set_rate_limit(EMULATOR_LIMIT)
     return texin_emulator
 
