@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 
 import anyio
 import httpx
@@ -156,3 +157,25 @@ def test_retries_and_batch_statuses_agree_with_maybe_sent_for_every_answer() -> 
                     assert status is OutcomeStatus.SENT, name
 
     anyio.run(walk)
+
+
+def readme_verdict_rows() -> list[list[str]]:
+    """The cells of README's verdict table (the one under "Retries")."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split('## Retries, and what "maybe sent" means', 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")]
+    header, rows = lines[0], lines[1:]
+    assert "fate" in header
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+
+
+def test_readmes_verdict_table_is_the_codes() -> None:
+    """Every fate is in README's table, and each row's maybe_sent, batch status and exit code
+    say what the code does."""
+    rows = readme_verdict_rows()
+    assert {Fate[row[1].strip("`")] for row in rows} == set(Fate)
+    for _, fate, maybe, _, batch, exit_code in rows:
+        maybe_sent = MAYBE_SENT[Fate[fate.strip("`")]]
+        assert ("yes" in maybe) is maybe_sent, fate
+        assert ("UNKNOWN" in batch) is maybe_sent, fate
+        assert (exit_code == "4") is maybe_sent, fate

@@ -289,3 +289,19 @@ async def test_a_dry_run_without_a_journal_file_creates_none(
     report = await client.send_batch(items(3), journal=journal, dry_run=True)
     assert report.planned == 3
     assert contents(journal) is None
+
+
+async def test_a_5xx_after_processing_is_sent_once_and_never_again_unasked(
+    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str, journal: Path
+) -> None:
+    """A server that sends, then answers a JSON 500: each item processed once, UNKNOWN;
+    a re-run with retry_failed sends nothing more (it did, 5 times, before issue 9)."""
+    texin_emulator.faults.set_rates({Fault.SERVER_ERROR_AFTER: 1.0})
+    batch = [*items(3, "Same"), Message("0711111111", "Alone")]
+    first = await collect(client, batch, journal=journal)
+    assert {o.status for o in first} == {OutcomeStatus.UNKNOWN}
+    assert set(texin_emulator.processed(texin_api_key).values()) == {1}
+    again = await collect(client, batch, journal=journal, retry_failed=True)
+    assert {o.status for o in again} == {OutcomeStatus.UNKNOWN}
+    assert set(texin_emulator.processed(texin_api_key).values()) == {1}
+    assert sum(texin_emulator.processed(texin_api_key).values()) == 4

@@ -61,6 +61,18 @@ def test_server_error_answers_500_json_and_sends_nothing(
     assert not texin_emulator.fault_log[0].processed
 
 
+def test_server_error_after_sends_then_answers_500_json(
+    api: Api, texin_emulator: TexinEmulator
+) -> None:
+    """SERVER_ERROR_AFTER: the SMS goes out, then a JSON 500 refusal (a gateway failure)."""
+    texin_emulator.faults.schedule(Fault.SERVER_ERROR_AFTER)
+    response = api.send()
+    assert response.status_code == 500
+    assert error_of(response)["message"] == "Internal server error"
+    assert texin_emulator.processed(DEFAULT_API_KEY) == {"254712345678": 1}
+    assert texin_emulator.fault_log[0].processed
+
+
 def test_html_502_answers_nginx_html_and_sends_nothing(
     api: Api, texin_emulator: TexinEmulator
 ) -> None:

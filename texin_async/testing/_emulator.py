@@ -233,6 +233,8 @@ class TexinEmulator:
         event = FaultEvent(
             fault, endpoint, processed, requested_numbers(endpoint, payload), answer.message_ids
         )
+        if fault is Fault.SERVER_ERROR_AFTER:
+            answer = _SERVER_ERROR if answer.status < 400 else answer
         status = 0 if fault in _DROPS else 502 if fault is Fault.HTML_502 else answer.status
         with self._state.lock:
             self._state.fault_log.append(event)

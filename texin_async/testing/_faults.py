@@ -39,6 +39,8 @@ class Fault(enum.Enum):
     TRUNCATED_JSON = "truncated_json"
     #: A forced 429 with ``Retry-After``; not processed.
     RATE_LIMIT = "rate_limit"
+    #: Processed, then 500 with a JSON error body: a gateway failure after the SMS went out.
+    SERVER_ERROR_AFTER = "server_error_after"
 
     @property
     def processes_first(self) -> bool:
@@ -46,7 +48,9 @@ class Fault(enum.Enum):
         return self in _AFTER
 
 
-_AFTER = frozenset({Fault.DROP_AFTER, Fault.SLOW_AFTER, Fault.TRUNCATED_JSON})
+_AFTER = frozenset(
+    {Fault.DROP_AFTER, Fault.SLOW_AFTER, Fault.TRUNCATED_JSON, Fault.SERVER_ERROR_AFTER}
+)
 
 
 @dataclass(slots=True)
