@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ._batch import Message, Outcome
-from ._cli import BadInput
+from .._batch import Message, Outcome
+from ._errors import BadInput
 
 __all__ = ["REPORT_COLUMNS", "CsvRows", "ReportWriter", "open_rows"]
 

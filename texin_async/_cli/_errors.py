@@ -1,16 +1,9 @@
-"""The ``texin`` command: its entry point, exit codes and one-line error reports.
-
-typer and rich (the ``cli`` extra) are imported only when the command runs, from
-``_cli_app``, so ``import texin_async`` never needs them and a missing extra is one clear
-line instead of a traceback.
-"""
+"""Exit codes and one-line error reports: no typer or rich here, so that a missing ``cli``
+extra is still reported as one clear line with the documented exit code."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
-
-from ._exceptions import (
+from .._exceptions import (
     APIConnectionError,
     APIError,
     InvalidRequestError,
@@ -30,7 +23,6 @@ __all__ = [
     "EXIT_CODES_HELP",
     "BadInput",
     "exit_code_for",
-    "main",
     "one_line",
 ]
 
@@ -102,22 +94,3 @@ def one_line(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     hint = next((hint for kind, hint in _HINTS if isinstance(error, kind)), None)
     return f"texin: error: {text}" + (f" ({hint})" if hint else "")
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Run ``texin`` with ``argv`` (default: the process's arguments) and exit."""
-    try:
-        from ._cli_app import run
-    except ImportError as exc:
-        if (exc.name or "").partition(".")[0] not in ("typer", "rich", "click"):
-            raise
-        print(
-            "texin: the command line needs its extra: pip install 'texin-async[cli]'",
-            file=sys.stderr,
-        )
-        sys.exit(EXIT_ERROR)
-    sys.exit(run(list(sys.argv[1:] if argv is None else argv)))
-
-
-if __name__ == "__main__":
-    main()

@@ -18,9 +18,9 @@ import msgspec
 import typer
 from rich.table import Table
 
-from ._batch import BatchProgress, BatchReport, Outcome
-from ._cli import EXIT_BATCH_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BadInput
-from ._cli_common import (
+from .._batch import BatchProgress, BatchReport, Outcome
+from .._exceptions import JournalMismatchError, TexinError
+from ._common import (
     JsonOption,
     Settings,
     fail,
@@ -30,9 +30,9 @@ from ._cli_common import (
     stderr,
     stdout,
 )
-from ._cli_csv import CsvRows, ReportWriter, open_rows
-from ._cli_progress import ProgressDisplay, format_seconds, run_beside
-from ._exceptions import JournalMismatchError, TexinError
+from ._csv import CsvRows, ReportWriter, open_rows
+from ._errors import EXIT_BATCH_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BadInput
+from ._progress import ProgressDisplay, format_seconds, run_beside
 
 __all__ = ["batch", "exit_code_of", "print_report"]
 

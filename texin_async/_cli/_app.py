@@ -14,12 +14,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ._cli import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE
-from ._cli_batch import batch
-from ._cli_common import JsonOption, Settings, print_json, run_async, settings_of, stdout
-from ._cli_demo import demo
-from ._config import DEFAULT_RATE_LIMIT, RateLimit
-from ._models import Balance, MessageStatus, SMSResult
+from .._config import DEFAULT_RATE_LIMIT, RateLimit
+from .._models import Balance, MessageStatus, SMSResult
+from ._batch import batch
+from ._common import JsonOption, Settings, print_json, run_async, settings_of, stdout
+from ._demo import demo
+from ._errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE
 
 try:  # typer >= 0.22 vendors click; older releases use click itself.
     from typer._click.exceptions import ClickException
@@ -233,7 +233,7 @@ def status(
 )
 def emulator(ctx: typer.Context) -> None:
     """Serve the Texin emulator for tests and demos (`texin emulator --help` for options)."""
-    from .testing._cli import main as serve_emulator
+    from ..testing._cli import main as serve_emulator
 
     raise typer.Exit(serve_emulator(list(ctx.args)))
 

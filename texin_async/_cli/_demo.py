@@ -15,14 +15,14 @@ from typing import Annotated
 import msgspec
 import typer
 
-from ._batch import BatchProgress, BatchReport, Message
-from ._cli import BadInput
-from ._cli_batch import print_report
-from ._cli_common import JsonOption, fail, print_json, run_loop, settings_of, stderr, stdout
-from ._cli_progress import ProgressDisplay, run_beside
-from ._client import TexinClient
-from ._config import DEFAULT_RATE_LIMIT, RateLimit
-from ._exceptions import TexinError
+from .._batch import BatchProgress, BatchReport, Message
+from .._client import TexinClient
+from .._config import DEFAULT_RATE_LIMIT, RateLimit
+from .._exceptions import TexinError
+from ._batch import print_report
+from ._common import JsonOption, fail, print_json, run_loop, settings_of, stderr, stdout
+from ._errors import BadInput
+from ._progress import ProgressDisplay, run_beside
 
 __all__ = ["demo", "demo_messages"]
 
@@ -114,7 +114,7 @@ def demo(
 
 
 async def _run_demo(size: int, limit: RateLimit, quiet: bool) -> BatchReport:
-    from .testing import Account, TexinEmulator, serve
+    from ..testing import Account, TexinEmulator, serve
 
     account = Account(api_key=_DEMO_KEY, balance=3 * size, username="demo")
     emulator = TexinEmulator([account], rate_limit=limit, failing_numbers=_FAILING)

@@ -18,10 +18,10 @@ import msgspec
 import typer
 from rich.console import Console
 
-from ._cli import BadInput, exit_code_for, one_line
-from ._client import TexinClient
-from ._config import DEFAULT_RATE_LIMIT, RateLimit
-from ._exceptions import TexinError
+from .._client import TexinClient
+from .._config import DEFAULT_RATE_LIMIT, RateLimit
+from .._exceptions import TexinError
+from ._errors import BadInput, exit_code_for, one_line
 
 __all__ = [
     "JsonOption",
