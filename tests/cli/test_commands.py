@@ -549,7 +549,7 @@ def test_the_sdk_imports_without_the_cli_extra() -> None:
     """`import texin_async` works with typer and rich unavailable, and loads no CLI module."""
     code = (
         "import sys; sys.modules['typer'] = sys.modules['rich'] = None; import texin_async; "
-        "print([n for n in sys.modules if n.startswith('texin_async._cli')])"
+        "print([n for n in sys.modules if n.split('.')[:2] == ['texin_async', '_cli']])"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
