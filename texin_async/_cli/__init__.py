@@ -4,8 +4,10 @@ Modules, each one layer, importing downward only (a test checks it)::
 
     _errors    exit codes, one-line errors and hints; no typer or rich
     _common    settings, the client, output, the run loop
-    _csv       reading the CSV, the report file
+    _csv       the CSV: its bytes and header, its rows as Messages, the report file
+    _preflight every row checked before the first send: the plan a run would follow
     _progress  the live progress display
+    _summary   what a batch tells at its end: the report, a dry run's findings, hints
     _batch     ``texin batch``
     _demo      ``texin demo``
     _app       the Typer app: global options, the one-request commands, ``run(argv)``

@@ -1,120 +1,155 @@
 """``texin batch``: send a CSV's rows with a progress bar, a report file and a journal.
 
-Order of events, so that a bad input never costs an SMS: check the CSV (all of it, bytes
-only), check the key and balance with one request, then stream rows into
-:meth:`TexinClient.send_batch`. Ctrl-C stops at once; the journal keeps every answer
-received, and re-running the same command resumes where it stopped.
+Order of events, so that a bad input never costs an SMS: the options, the file's bytes and
+header; then every row and the journal (``_preflight``); then the key and the balance, with
+one read; only then are rows streamed into :meth:`TexinClient.send_batch`. A dry run goes as
+far as a real run's last check and tells everything it found. Ctrl-C stops at once; the
+journal keeps every answer received, and re-running the same command resumes.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import typer
-from rich.table import Table
 
-from .._batch import BatchProgress, BatchReport, Outcome
+from .._batch import BatchProgress, BatchReport
+from .._client import TexinClient
 from .._exceptions import JournalMismatchError, TexinError
 from ._common import (
+    DebugOption,
     JsonOption,
     Settings,
     fail,
+    money,
+    plural,
     print_json,
     run_loop,
     settings_of,
     stderr,
     stdout,
 )
-from ._csv import CsvRows, ReportWriter, open_rows
-from ._errors import EXIT_BATCH_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BadInput
+from ._csv import CsvSource, ReportWriter, open_source
+from ._errors import BadInput, BatchStopped, Interrupted
+from ._preflight import Plan, Rules, preflight
 from ._progress import ProgressDisplay, format_seconds, run_beside
+from ._summary import check_document, exit_code_of, findings, hints, print_report
 
-__all__ = ["batch", "exit_code_of", "print_report"]
+__all__ = ["batch"]
+
+_File = Annotated[Path, typer.Argument(metavar="FILE.csv", help="UTF-8 CSV with a header.")]
+_Text = Annotated[str | None, typer.Option(metavar="TEXT", help="The same message for every row.")]
+_Template = Annotated[
+    str | None,
+    typer.Option(metavar="TEMPLATE", help="A message per row from its columns: 'Hi {name}'."),
+]
+_Column = Annotated[str, typer.Option(metavar="NAME", help="The recipients' column.")]
+_SenderId = Annotated[
+    str | None, typer.Option(metavar="ID", help="Sender id; the account default if not given.")
+]
+_Journal = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="FILE",
+        help="SQLite journal: re-running with the same one resumes and never sends a row twice.",
+    ),
+]
+_Report = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="OUT.csv",
+        help="Write each input row with its status, normalized number, message_id, units "
+        "and error, in input order.",
+    ),
+]
+_DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Check everything a real run would (key and balance too); send nothing."
+    ),
+]
+_ChunkSize = Annotated[int, typer.Option(min=1, max=1000, help="Recipients per bulk request.")]
+_MaxInFlight = Annotated[int, typer.Option(min=1, help="Requests at once.")]
+_Delimiter = Annotated[str, typer.Option(metavar="CHAR", help="The CSV's delimiter ('tab' too).")]
+
+
+def _flag(name: str, help: str) -> Any:
+    return typer.Option(name, help=help)
+
+
+_AllowEmpty = Annotated[
+    bool, _flag("--allow-empty-fields", "Send rows that leave a --template field blank.")
+]
+_AllowRepeats = Annotated[
+    bool, _flag("--allow-repeats", "Send a number that appears on several rows once per row.")
+]
+_AllowMultiline = Annotated[
+    bool, _flag("--allow-multiline", "Accept fields that hold line breaks (quoted).")
+]
+_ResendUnknown = Annotated[
+    bool,
+    _flag(
+        "--resend-unknown",
+        "On resume, send again rows whose outcome is unknown (they may arrive twice).",
+    ),
+]
+_RetryFailed = Annotated[bool, _flag("--retry-failed", "On resume, send again rows that failed.")]
 
 
 def batch(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(metavar="FILE.csv", help="UTF-8 CSV with a header.")],
-    text: Annotated[
-        str | None, typer.Option(metavar="TEXT", help="The same message for every row.")
-    ] = None,
-    template: Annotated[
-        str | None,
-        typer.Option(metavar="TEMPLATE", help="A message per row from its columns: 'Hi {name}'."),
-    ] = None,
-    column: Annotated[str, typer.Option(metavar="NAME", help="The recipients' column.")] = "phone",
-    sender_id: Annotated[
-        str | None, typer.Option(metavar="ID", help="Sender id; the account default if not given.")
-    ] = None,
-    journal: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="FILE",
-            help="SQLite journal: re-running with the same one resumes and never sends a row "
-            "twice.",
-        ),
-    ] = None,
-    report: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="OUT.csv",
-            help="Write each input row with its status, normalized number, message_id, units "
-            "and error, in input order.",
-        ),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Check and plan everything; send nothing.")
-    ] = False,
-    chunk_size: Annotated[
-        int, typer.Option(min=1, max=1000, help="Recipients per bulk request.")
-    ] = 100,
-    max_in_flight: Annotated[int, typer.Option(min=1, help="Requests at once.")] = 8,
-    delimiter: Annotated[str, typer.Option(metavar="CHAR", help="The CSV's delimiter.")] = ",",
-    resend_unknown: Annotated[
-        bool,
-        typer.Option(
-            "--resend-unknown",
-            help="On resume, send again rows whose outcome is unknown (they may arrive twice).",
-        ),
-    ] = False,
-    retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", help="On resume, send again rows that failed.")
-    ] = False,
+    file: _File,
+    text: _Text = None,
+    template: _Template = None,
+    column: _Column = "phone",
+    sender_id: _SenderId = None,
+    journal: _Journal = None,
+    report: _Report = None,
+    dry_run: _DryRun = False,
+    chunk_size: _ChunkSize = 100,
+    max_in_flight: _MaxInFlight = 8,
+    delimiter: _Delimiter = ",",
+    allow_empty_fields: _AllowEmpty = False,
+    allow_repeats: _AllowRepeats = False,
+    allow_multiline: _AllowMultiline = False,
+    resend_unknown: _ResendUnknown = False,
+    retry_failed: _RetryFailed = False,
     json: JsonOption = False,
+    debug: DebugOption = False,
 ) -> None:
     """Send one SMS per CSV row, resumably, with live progress and a per-row report."""
-    settings = settings_of(ctx, json)
-    if len(delimiter) != 1:
-        fail(settings, BadInput("--delimiter must be one character"))
+    settings = settings_of(ctx, json, debug)
+    rules = Rules(
+        journal=journal,
+        allow_multiline=allow_multiline,
+        allow_empty_fields=allow_empty_fields,
+        allow_repeats=allow_repeats,
+        resend_unknown=resend_unknown,
+        retry_failed=retry_failed,
+    )
+    options = _Options(
+        chunk_size=chunk_size,
+        max_in_flight=max_in_flight,
+        report=report,
+        dry_run=dry_run,
+        rules=rules,
+    )
     try:
-        rows = open_rows(
+        source = open_source(
             file,
             column=column,
             text=text,
             template=template,
             sender_id=sender_id,
             delimiter=delimiter,
-            keep=report is not None,
         )
     except BadInput as exc:
         fail(settings, exc)
-    options = _Options(
-        chunk_size=chunk_size,
-        max_in_flight=max_in_flight,
-        journal=journal,
-        report=report,
-        dry_run=dry_run,
-        resend_unknown=resend_unknown,
-        retry_failed=retry_failed,
-    )
-    with rows:
-        code = _run(settings, rows, options)
-    raise typer.Exit(code)
+    raise typer.Exit(_run(settings, source, options))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,156 +158,192 @@ class _Options:
 
     chunk_size: int
     max_in_flight: int
-    journal: Path | None
     report: Path | None
     dry_run: bool
-    resend_unknown: bool
-    retry_failed: bool
+    rules: Rules
+
+    @property
+    def journal(self) -> Path | None:
+        return self.rules.journal
 
 
-def _run(settings: Settings, rows: CsvRows, options: _Options) -> int:
-    """Run the batch and report it; the exit code."""
+@dataclass(frozen=True, slots=True)
+class _Finished:
+    """A batch run to its end: what the check found, the balance, the report."""
+
+    plan: Plan
+    balance: Decimal
+    report: BatchReport
+    #: What a real run would have refused to start for (a dry run goes on regardless).
+    problem: TexinError | None
+
+
+def _run(settings: Settings, source: CsvSource, options: _Options) -> int:
+    """Check, send and report the batch; the exit code."""
     progress = BatchProgress()
-    report = options.report
     try:
-        writer = ReportWriter(report, rows) if report is not None else None
+        writer = ReportWriter(options.report, source) if options.report is not None else None
     except BadInput as exc:
         fail(settings, exc)
-    display = ProgressDisplay(
-        progress, stderr, total=rows.estimated_rows, enabled=not settings.json
-    )
     try:
-        result = run_loop(_send, settings, rows, options, progress, writer, display)
+        done = run_loop(_check_and_send, settings, source, options, progress, writer)
     except KeyboardInterrupt:
-        _interrupted(settings, progress, options)
-        return EXIT_INTERRUPTED
-    except JournalMismatchError as exc:
-        fail(settings, exc, EXIT_USAGE)
+        fail(settings, _interrupted(progress, options))
     except TexinError as exc:
         fail(settings, exc)
     finally:
         if writer is not None:
             writer.close()
-    if settings.json:
-        print_json(
-            {
-                **msgspec.to_builtins(result),
-                "report_file": None if report is None else str(report),
-                "journal": None if options.journal is None else str(options.journal),
-            }
-        )
-    else:
-        print_report(result, title=f"Batch {rows.path.name}")
-        _print_hints(result, options)
-    return exit_code_of(result)
+    _show(settings, source, options, done)
+    if done.problem is not None:
+        fail(settings, done.problem)
+    return exit_code_of(done.report)
 
 
-async def _send(
+async def _check_and_send(
     settings: Settings,
-    rows: CsvRows,
+    source: CsvSource,
     options: _Options,
     progress: BatchProgress,
     writer: ReportWriter | None,
-    display: ProgressDisplay,
-) -> BatchReport:
-    async with settings.client(needs_key=not options.dry_run) as client:
-        if not options.dry_run:  # A bad key or no network fails here, not on every row.
-            balance = await client.get_balance()
+) -> _Finished:
+    """Every check a real run makes before its first send, then the batch itself."""
+    plan = await preflight(source, options.rules)
+    problem: TexinError | None = plan.refusal(options.rules)
+    if problem is not None and not options.dry_run:
+        raise problem
+    async with settings.client() as client:
+        balance = (await client.get_balance()).sms_balance  # the key, and what it can pay
+        problem = problem or plan.shortfall(balance)
+        if not options.dry_run:
+            if problem is not None:
+                raise problem
             if not settings.json:
-                _print_plan(rows, settings, options, balance.sms_balance)
-        on_outcome = writer.add if writer is not None else _ignore
+                _announce(settings, source, options, plan, balance)
+        report = await _send(client, source, options, plan, progress, writer, settings.json)
+    return _Finished(plan, balance, report, problem)
 
-        async def send() -> BatchReport:
-            return await client.send_batch(
-                rows.messages(),
-                chunk_size=options.chunk_size,
-                max_in_flight=options.max_in_flight,
-                journal=options.journal,
-                dry_run=options.dry_run,
-                resend_unknown=options.resend_unknown,
-                retry_failed=options.retry_failed,
-                progress=progress,
-                on_outcome=on_outcome,
-            )
 
+async def _send(
+    client: TexinClient,
+    source: CsvSource,
+    options: _Options,
+    plan: Plan,
+    progress: BatchProgress,
+    writer: ReportWriter | None,
+    quiet: bool,
+) -> BatchReport:
+    """Stream the rows into the batch beside the progress display."""
+    display = ProgressDisplay(progress, stderr, total=plan.rows, enabled=not quiet)
+    rules = options.rules
+    # A dry run reads the journal only if there is one: it never creates it.
+    journal = options.journal if plan.resuming or not options.dry_run else None
+
+    async def send() -> BatchReport:
+        return await client.send_batch(
+            source.messages(writer.pending if writer is not None else None),
+            chunk_size=options.chunk_size,
+            max_in_flight=options.max_in_flight,
+            journal=journal,
+            dry_run=options.dry_run,
+            resend_unknown=rules.resend_unknown,
+            retry_failed=rules.retry_failed,
+            progress=progress,
+            on_outcome=writer.add if writer is not None else None,
+        )
+
+    try:
         with display:
             return await run_beside(display.run, send)
+    except Exception as exc:
+        stopped = _stopped(exc, source, options, progress)
+        if stopped is exc:
+            raise
+        raise stopped from exc
 
 
-def _ignore(outcome: Outcome) -> None:
-    pass
+def _stopped(
+    error: Exception, source: CsvSource, options: _Options, progress: BatchProgress
+) -> Exception:
+    """The error to report for a batch that stopped: it says whether rows were sent."""
+    if options.dry_run or not progress.requests:  # nothing was sent
+        if isinstance(error, JournalMismatchError):  # the SDK counts items from 0
+            return JournalMismatchError(
+                f"journal {options.journal} does not match {source.path} at row "
+                f"{error.index + 1:,}: the file changed since the journal was written",
+                index=error.index,
+            )
+        if isinstance(error, OSError):
+            return BadInput(f"the batch stopped before sending: {error}")
+        return error
+    reason = str(error) if isinstance(error, TexinError) else f"{type(error).__name__}: {error}"
+    p = progress
+    counts = (
+        f"{p.sent:,} sent, {p.failed:,} failed, {p.unknown:,} unknown, {p.invalid:,} invalid; "
+        f"{plural(p.done, 'row')} done"
+    )
+    if options.journal is not None:
+        hint = "the journal has every answer: fix the cause and re-run the same command to go on"
+    else:
+        hint = "no --journal was kept: re-running would send the rows already sent again"
+    return BatchStopped(f"the batch stopped after sending began ({counts}): {reason}", hint=hint)
 
 
-def _print_plan(rows: CsvRows, settings: Settings, options: _Options, balance: Decimal) -> None:
+def _announce(
+    settings: Settings, source: CsvSource, options: _Options, plan: Plan, balance: Decimal
+) -> None:
     """What is about to happen, and how long it will take at the key's rate limit."""
     limit = settings.rate_limit
-    count = rows.estimated_rows
-    requests = count if rows.personalised else math.ceil(count / options.chunk_size)
+    requests = plan.requests_at_most(
+        chunk_size=options.chunk_size, personalised=source.personalised
+    )
     seconds = limit.least_seconds_for(requests)
-    pace = f"{limit.max_rate} requests per {limit.time_period:g} s"
+    pace = f"{plural(limit.max_rate, 'request')} per {limit.time_period:g} s"
     when = f"at least {format_seconds(seconds)} at {pace}" if seconds else f"within {pace}"
+    done = f" ({plan.finished:,} done before, in the journal)" if plan.finished else ""
     stderr.print(
-        f"{rows.path.name}: about {count} rows in up to {requests} requests, {when}. "
-        f"Balance: {balance} credits.",
+        f"{source.path.name}: {plural(plan.rows, 'row')}{done}; sending {plan.to_send:,} in up "
+        f"to {plural(requests, 'request')}, {when}. They need {plural(plan.units, 'unit')} "
+        f"({money(plan.cost())}); the balance is {balance} credits.",
         highlight=False,
     )
 
 
-def exit_code_of(report: BatchReport) -> int:
-    """0 when every row was sent (a dry run: would be sent); else 6."""
-    done = report.planned if report.dry_run else report.sent
-    return EXIT_OK if done == report.total else EXIT_BATCH_INCOMPLETE
-
-
-def print_report(report: BatchReport, *, title: str) -> None:
-    """The batch's counts, requests, units, cost and time, as a table on stdout."""
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    label = "Planned" if report.dry_run else "Sent"
-    rows: list[tuple[str, object]] = [
-        ("Rows", report.total),
-        (label, report.planned if report.dry_run else report.sent),
-        ("Invalid", report.invalid),
-        ("Failed", report.failed),
-        ("Unknown", report.unknown),
-        ("From the journal", report.resumed),
-        ("Requests", report.requests),
-        ("Units", report.units),
-        ("Cost", f"KES {report.cost:.2f}"),
-        ("Elapsed", f"{report.elapsed:.1f} s"),
-    ]
-    for name, value in rows:
-        if name != "From the journal" or value:
-            table.add_row(name, str(value))
-    stdout.print(table)
-
-
-def _print_hints(report: BatchReport, options: _Options) -> None:
+def _show(settings: Settings, source: CsvSource, options: _Options, done: _Finished) -> None:
+    """The report, then what the check found (dry run) or what to do next (real run)."""
+    if settings.json:
+        print_json(
+            {
+                **msgspec.to_builtins(done.report),
+                "report_file": None if options.report is None else str(options.report),
+                "journal": None if options.journal is None else str(options.journal),
+                "check": check_document(done.plan, done.balance),
+            }
+        )
+        return
+    title = f"Batch {source.path.name}" + (" (dry run: nothing sent)" if options.dry_run else "")
+    print_report(done.report, title=title)
     if options.report is not None:
         stdout.print(f"Report: {options.report} (one row per input row, with its status)")
-    if report.unknown:
-        stdout.print(
-            f"{report.unknown} rows may or may not have been sent: check them with "
-            "`texin status` before sending again (--resend-unknown resends them)."
-        )
-    if report.failed:
-        stdout.print(
-            f"{report.failed} rows failed and were not sent; see the report's error column"
-            + (" and re-run with --retry-failed." if options.journal else ".")
-        )
+    lines = (
+        findings(done.plan, done.balance)
+        if options.dry_run
+        else hints(done.report, options.journal)
+    )
+    for line in lines:
+        stdout.print(line, soft_wrap=True)
 
 
-def _interrupted(settings: Settings, progress: BatchProgress, options: _Options) -> None:
-    """Say what was done and how to go on, after Ctrl-C."""
-    done = f"interrupted after {progress.done} rows ({progress.sent} sent)"
+def _interrupted(progress: BatchProgress, options: _Options) -> Interrupted:
+    """What was done and how to go on, after Ctrl-C."""
+    if options.dry_run:
+        return Interrupted("interrupted (a dry run: nothing was sent)")
+    done = f"interrupted after {plural(progress.done, 'row')} ({progress.sent:,} sent)"
     if options.journal is None:
-        advice = "no --journal was kept, so re-running would send those rows again"
+        hint = "no --journal was kept, so re-running would send those rows again"
     else:
-        advice = (
-            f"re-run the same command (same --journal {options.journal}) to resume; "
-            "rows that were in flight are reported unknown, never sent twice"
+        hint = (
+            f"re-run the same command (same --journal {options.journal}) to resume; rows "
+            "that were in flight are reported unknown, never sent twice"
         )
-    stderr.print(f"texin: {done}; {advice}", highlight=False, soft_wrap=True)
-    if settings.debug:
-        stderr.print(repr(progress))
+    return Interrupted(done, hint=hint)

@@ -1,16 +1,21 @@
-"""What every ``texin`` command shares: settings, the client, errors and output.
+"""What every ``texin`` command shares: settings, the client, output, wording and the run loop.
 
 A command runs its async work through :func:`run_async`, which turns an SDK error into one
-line on stderr (a traceback too with ``--debug``) and the documented exit code.
+line on stderr (a JSON object under ``--json``, a traceback too with ``--debug``) and the
+documented exit code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json as _json
+import logging
 import sys
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import anyio
@@ -20,30 +25,40 @@ from rich.console import Console
 
 from .._client import TexinClient
 from .._config import DEFAULT_RATE_LIMIT, RateLimit
-from .._exceptions import TexinError
-from ._errors import BadInput, exit_code_for, one_line
+from .._exceptions import InvalidRequestError, TexinError
+from ._errors import BadInput, error_document, exit_code_for, one_line
 
 __all__ = [
+    "DebugOption",
+    "agree",
     "JsonOption",
     "Settings",
     "fail",
+    "money",
+    "plural",
     "print_json",
+    "report_error",
     "run_async",
+    "run_loop",
     "settings_of",
+    "some_rows",
     "stderr",
     "stdout",
 ]
 
 _T = TypeVar("_T")
 
-#: ``--json``, accepted before the command name and after it.
+#: ``--json`` and ``--debug``, accepted before the command name and after it.
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")]
 
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False)
+stdout = Console(highlight=False, soft_wrap=True)  # long lines wrap in the terminal
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Only GET endpoints (api_info, test_connection) use this: they send no body, so no key.
 _NO_KEY_NEEDED = "-"
+#: Row numbers named in one message, before "and N more".
+SHOWN_ROWS = 5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +68,7 @@ class Settings:
     api_key: str | None
     base_url: str | None
     rate_limit: RateLimit = DEFAULT_RATE_LIMIT
+    allow_insecure_http: bool = False
     json: bool = False
     debug: bool = False
 
@@ -63,36 +79,61 @@ class Settings:
         """A client for this command; ``needs_key=False`` for endpoints that take no key.
 
         Raises:
-            BadInput: No API key where one is needed.
+            BadInput: No API key where one is needed, or plain http to a remote host.
         """
         key = self.api_key
         if not key or not key.strip():
             if needs_key:
                 raise BadInput("no API key: set TEXIN_API_KEY or pass --api-key")
             key = _NO_KEY_NEEDED
-        return TexinClient(
-            key, base_url=self.base_url, rate_limit=self.rate_limit, sender_id=sender_id
-        )
+        try:
+            return TexinClient(
+                key,
+                base_url=self.base_url,
+                rate_limit=self.rate_limit,
+                sender_id=sender_id,
+                allow_insecure_http=self.allow_insecure_http,
+            )
+        except InvalidRequestError as exc:
+            # The SDK's advice names its own argument; the command line has an option.
+            if "allow_insecure_http" not in str(exc):
+                raise
+            text = str(exc).partition(";")[0]
+            raise BadInput(f"{text}; use https, or pass --allow-insecure-http") from None
 
-    def with_json(self, json: bool) -> Settings:
-        """These settings, with ``--json`` also given after the command name."""
-        if not json or self.json:
-            return self
-        return Settings(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            rate_limit=self.rate_limit,
-            json=True,
-            debug=self.debug,
-        )
+    def given(self, *, json: bool, debug: bool) -> Settings:
+        """These settings, with ``--json`` and ``--debug`` also given after the command."""
+        return dataclasses.replace(self, json=self.json or json, debug=self.debug or debug)
 
 
-def settings_of(ctx: typer.Context, json: bool = False) -> Settings:
-    """The settings the app's callback stored, with a command's own ``--json``."""
+def settings_of(ctx: typer.Context, json: bool = False, debug: bool = False) -> Settings:
+    """The settings the app's callback stored, with a command's own ``--json``/``--debug``."""
     settings = ctx.find_root().obj
     if not isinstance(settings, Settings):  # Only when a command is invoked on its own.
         settings = Settings(api_key=None, base_url=None)
-    return settings.with_json(json)
+    settings = settings.given(json=json, debug=debug)
+    configure_logging(settings.debug)
+    return settings
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is now, so a captured stderr is never held on to."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
+_DEBUG_HANDLER = _StderrHandler()
+_DEBUG_HANDLER.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+_QUIET_HANDLER = logging.NullHandler()
+
+
+def configure_logging(debug: bool) -> None:
+    """Retry notices go to stderr only with --debug: otherwise an error is one line."""
+    logger = logging.getLogger("texin_async")
+    logger.addHandler(_DEBUG_HANDLER if debug else _QUIET_HANDLER)
+    logger.removeHandler(_QUIET_HANDLER if debug else _DEBUG_HANDLER)
+    logger.setLevel(logging.DEBUG if debug else logging.NOTSET)
 
 
 def run_loop(work: Callable[..., Awaitable[_T]], *args: Any) -> _T:
@@ -116,12 +157,22 @@ def run_async(settings: Settings, work: Callable[[], Awaitable[_T]]) -> _T:
         fail(settings, exc)
 
 
-def fail(settings: Settings, error: BaseException, code: int | None = None) -> NoReturn:
-    """Report ``error`` on stderr as one line (and its traceback with --debug), then exit."""
+def report_error(settings: Settings, error: BaseException) -> int:
+    """Report ``error`` on stderr (one line, or JSON with --json); its exit code."""
     if settings.debug:
         traceback.print_exception(error)
-    print(one_line(error), file=sys.stderr)
-    raise typer.Exit(exit_code_for(error) if code is None else code)
+    secret = settings.api_key
+    if settings.json:
+        document = error_document(error, secret=secret)
+        print(_json.dumps(document, ensure_ascii=False), file=sys.stderr)
+    else:
+        print(one_line(error, secret=secret), file=sys.stderr)
+    return exit_code_for(error)
+
+
+def fail(settings: Settings, error: BaseException) -> NoReturn:
+    """Report ``error`` and exit with the code :func:`exit_code_for` gives it."""
+    raise typer.Exit(report_error(settings, error))
 
 
 def print_json(value: Any) -> None:
@@ -129,3 +180,29 @@ def print_json(value: Any) -> None:
     encoded = msgspec.json.encode(value, enc_hook=str)
     sys.stdout.write(msgspec.json.format(encoded, indent=2).decode() + "\n")
     sys.stdout.flush()
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,000 rows``: the count and the noun, agreeing."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def agree(count: int, one: str, many: str) -> str:
+    """The word that agrees with ``count``: ``agree(1, "was", "were")`` is ``was``."""
+    return one if count == 1 else many
+
+
+def money(amount: Decimal | float | int | str) -> str:
+    """An amount in KES, always two decimals: ``KES 0.30``."""
+    return f"KES {Decimal(str(amount)):,.2f}"
+
+
+def some_rows(numbers: Sequence[int], count: int) -> str:
+    """``row 4``, ``rows 3, 8 and 11``, ``rows 1, 2, 3, 4, 5 and 12 more``."""
+    shown = [str(number) for number in numbers[:SHOWN_ROWS]]
+    more = count - len(shown)
+    if more > 0:
+        shown.append(f"{more:,} more")
+    if len(shown) == 1:
+        return f"row {shown[0]}"
+    return f"rows {', '.join(shown[:-1])} and {shown[-1]}"

@@ -1,10 +1,10 @@
-"""CSV in and out for ``texin batch``: checked before the first send, streamed after.
+"""CSV in and out for ``texin batch``: the source file, its rows as Messages, the report.
 
 A batch of a million rows takes about seven days at the provider's 100 requests a minute, so
-a malformed file must fail in the first second, not on day three: :func:`open_rows` scans the
-whole file once (bytes only, for UTF-8 validity, NUL bytes and a row count), then checks the
-header, the template and the first row. Rows are then read one at a time with
-``csv.DictReader`` over the open file; nothing holds the whole file in memory.
+a malformed file must fail in the first seconds, not on day three. :func:`open_source` reads
+the bytes once (UTF-8 throughout, no NUL) and checks the header and the message options;
+``_preflight`` then parses every row before anything is sent, and the batch reads the rows
+again, one at a time, as it sends. Nothing holds the whole file in memory.
 """
 
 from __future__ import annotations
@@ -12,78 +12,107 @@ from __future__ import annotations
 import codecs
 import csv
 import string
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import NamedTuple
 
 from .._batch import Message, Outcome
 from ._errors import BadInput
 
-__all__ = ["REPORT_COLUMNS", "CsvRows", "ReportWriter", "open_rows"]
+__all__ = ["REPORT_COLUMNS", "CsvSource", "ReportWriter", "Row", "open_source"]
 
 #: What the report adds to each input row, after the input's own columns.
 REPORT_COLUMNS = ("row", "status", "normalized", "message_id", "units", "error")
 _CHUNK = 1 << 20
-#: Makes a row's message text from its columns.
-Render = Callable[[dict[str, str]], str]
 _FORMATTER = string.Formatter()
+#: Delimiters a header is tried with when the recipients' column is not found.
+_OTHER_DELIMITERS = (",", ";", "\t", "|")
+#: ``--delimiter`` spellings for characters a shell makes awkward.
+_NAMED_DELIMITERS = {"tab": "\t", "\\t": "\t"}
 
 
-@dataclass
-class CsvRows:
-    """An open, checked CSV: its columns, an estimate of its rows, and its rows as Messages.
+class Row(NamedTuple):
+    """One data row: its number (from 1, after the header), its first line, its fields."""
+
+    number: int
+    line: int
+    values: list[str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CsvSource:
+    """A CSV checked as a batch input: where the numbers are and how each text is made.
 
     Rows are numbered from 1 (the first row after the header); that number is each
-    Message's ``ref`` and the report's ``row`` column.
+    Message's ``ref``, the report's ``row`` column and what every message names.
     """
 
     path: Path
-    columns: list[str]
-    #: Data rows counted from line ends: exact unless fields hold newlines or lines are blank.
-    estimated_rows: int
-    _file: IO[str]
-    _reader: csv.DictReader[str]
-    _first: dict[str, str]
-    _render: Render
-    _column: str
-    _sender_id: str | None
-    #: Whether each row gets its own text (a template): one request per row, at worst.
-    personalised: bool
-    #: Whether to keep each row given out in :attr:`pending`, for a report.
-    keep: bool
-    #: Input rows given out as Messages whose outcome has not been taken yet, by row number.
-    pending: dict[int, dict[str, str]] = field(default_factory=dict)
+    delimiter: str
+    columns: tuple[str, ...]
+    #: Position of the recipients' column in each row.
+    recipient: int
+    text: str | None
+    template: str | None
+    #: The columns the template names, by position.
+    fields: tuple[int, ...]
+    sender_id: str | None
 
-    def __enter__(self) -> CsvRows:
-        return self
+    @property
+    def personalised(self) -> bool:
+        """Whether each row gets its own text (a template): one request per row, at worst."""
+        return self.template is not None
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def render(self, values: Sequence[str]) -> str:
+        """The message for a row's fields."""
+        if self.template is None:
+            return self.text or ""
+        return self.template.format_map(dict(zip(self.columns, values, strict=False)))
 
-    def messages(self) -> Iterator[Message]:
-        """Each row as a Message, read as the batch asks for it."""
-        render, column, sender_id, keep = self._render, self._column, self._sender_id, self.keep
-        for number, row in enumerate(self._rows(), start=1):
-            if keep:
-                self.pending[number] = row
-            yield Message(row[column], render(row), sender_id, number)
+    def rows(self) -> Iterator[Row]:
+        """Every data row, read as asked for; blank lines are skipped.
 
-    def _rows(self) -> Iterator[dict[str, str]]:
-        yield self._first
-        try:
-            for row in self._reader:
-                if row:
-                    yield row
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise BadInput(f"{self.path}, line {self._reader.line_num}: {exc}") from exc
+        Raises:
+            BadInput: A row the csv module cannot read, with its line number.
+        """
+        width = len(self.columns)
+        with self.path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            number, line = 0, 1
+            try:
+                next(reader)  # the header
+                line = reader.line_num + 1
+                for values in reader:
+                    if values:
+                        number += 1
+                        if len(values) < width:
+                            values += [""] * (width - len(values))
+                        yield Row(number, line, values)
+                    line = reader.line_num + 1
+            except (csv.Error, UnicodeDecodeError) as exc:
+                raise BadInput(f"{self.path}, line {line}: {_reason(exc)}") from None
 
-    def close(self) -> None:
-        """Close the file."""
-        self._file.close()
+    def messages(self, keep: dict[int, list[str]] | None = None) -> Iterator[Message]:
+        """Each row as a Message; rows are kept in ``keep`` by number, for a report."""
+        column, sender_id = self.recipient, self.sender_id
+        for number, _, values in self.rows():
+            if keep is not None:
+                keep[number] = values
+            yield Message(values[column], self.render(values), sender_id, number)
 
 
-def open_rows(
+def _reason(error: Exception) -> str:
+    text = str(error)
+    if "field larger than field limit" in text:
+        return (
+            f"a field longer than {csv.field_size_limit():,} characters (the csv module's "
+            'limit): is a quote (") left open?'
+        )
+    return text
+
+
+def open_source(
     path: Path,
     *,
     column: str,
@@ -91,52 +120,51 @@ def open_rows(
     template: str | None,
     sender_id: str | None = None,
     delimiter: str = ",",
-    keep: bool = False,
-) -> CsvRows:
-    """Check ``path`` as a batch input and open it; fail before anything is sent.
+) -> CsvSource:
+    """Check ``path``'s bytes and header and the message options; fail before any request.
 
     Raises:
         BadInput: Unreadable, not UTF-8, empty, no such column, a template naming a column
-            the file lacks, or no rows; the message says what to fix.
+            the file lacks; the message says what to fix.
     """
-    if (text is None) == (template is None):
-        raise BadInput("give the message as --text TEXT or --template 'Hi {name}', not both")
-    estimated = _scan(path)
-    handle = path.open(encoding="utf-8-sig", newline="")
-    try:
-        reader = csv.DictReader(handle, delimiter=delimiter, restval="")
-        columns = _header(path, reader, column)
-        render = _renderer(template, columns) if template is not None else _fixed(text or "")
-        first = next((row for row in reader if row), None)
-        if first is None:
-            raise BadInput(f"{path} has a header but no rows")
-        _check_renders(render, first)
-    except (csv.Error, UnicodeDecodeError) as exc:
-        handle.close()
-        raise BadInput(f"{path}: {exc}") from exc
-    except BaseException:
-        handle.close()
-        raise
-    return CsvRows(
-        path,
-        columns,
-        estimated,
-        handle,
-        reader,
-        first,
-        render,
-        column,
-        sender_id,
-        personalised=template is not None,
-        keep=keep,
+    delimiter = _checked_options(text, template, sender_id, delimiter)
+    _scan_bytes(path)
+    columns = _header(path, delimiter, column)
+    fields = _template_fields(template, columns) if template is not None else ()
+    return CsvSource(
+        path=path,
+        delimiter=delimiter,
+        columns=columns,
+        recipient=columns.index(column),
+        text=text,
+        template=template,
+        fields=fields,
+        sender_id=sender_id,
     )
 
 
-def _scan(path: Path) -> int:
-    """Read the bytes once: UTF-8 and NUL-free throughout; the number of data rows."""
+def _checked_options(
+    text: str | None, template: str | None, sender_id: str | None, delimiter: str
+) -> str:
+    """The delimiter as one character, once the message options make sense together."""
+    if text is None and template is None:
+        raise BadInput("give one of --text TEXT or --template 'Hi {name}'")
+    if text is not None and template is not None:
+        raise BadInput("give --text or --template, not both")
+    if not (text if text is not None else template or "").strip():
+        raise BadInput("the message is empty: give the text to send")
+    if sender_id is not None and not sender_id.strip():
+        raise BadInput("--sender-id is empty: give one, or leave it out for the account's")
+    delimiter = _NAMED_DELIMITERS.get(delimiter, delimiter)
+    if len(delimiter) != 1:
+        raise BadInput("--delimiter must be one character (or 'tab')")
+    return delimiter
+
+
+def _scan_bytes(path: Path) -> None:
+    """Read the bytes once: the file is not empty, UTF-8 and NUL-free throughout."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     lines = offset = 0
-    last = b""
     try:
         with path.open("rb") as raw:
             while chunk := raw.read(_CHUNK):
@@ -153,7 +181,6 @@ def _scan(path: Path) -> int:
                     ) from None
                 lines += chunk.count(b"\n")
                 offset += len(chunk)
-                last = chunk[-1:]
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise BadInput(f"{path}: not UTF-8 (it ends mid-character); save it as UTF-8 CSV") from None
@@ -161,52 +188,59 @@ def _scan(path: Path) -> int:
         raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
     if offset == 0:
         raise BadInput(f"{path} is empty: expected a header row naming the columns, like phone")
-    return max(0, lines + (last != b"\n") - 1)
 
 
-def _header(path: Path, reader: csv.DictReader[str], column: str) -> list[str]:
-    """The header's column names, stripped; the recipient column must be among them."""
-    names = reader.fieldnames
-    if not names or not any(name.strip() for name in names):
+def _header(path: Path, delimiter: str, column: str) -> tuple[str, ...]:
+    """The header's column names, stripped; the recipients' column must be among them."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        try:
+            names = next(csv.reader(handle, delimiter=delimiter), [])
+        except csv.Error as exc:
+            raise BadInput(f"{path}, line 1: {_reason(exc)}") from None
+    columns = tuple(name.strip() for name in names)
+    if not any(columns):
         raise BadInput(f"{path} has no header row: the first line must name the columns")
-    columns = [name.strip() for name in names]
     duplicates = sorted({name for name in columns if columns.count(name) > 1})
     if duplicates:
         raise BadInput(f"{path}: duplicate column name(s): {', '.join(duplicates)}")
-    reader.fieldnames = columns
     if column not in columns:
         raise BadInput(
-            f"{path} has no column {column!r} (columns: {', '.join(columns)}); "
-            "name the recipients' column with --column"
+            f"{path} has no column {column!r} (columns: {', '.join(columns)})",
+            hint=_delimiter_hint(names, delimiter, column)
+            or "name the recipients' column with --column",
         )
     return columns
 
 
-def _fixed(text: str) -> Render:
-    return lambda row: text
+def _delimiter_hint(names: list[str], delimiter: str, column: str) -> str | None:
+    """``--delimiter`` advice when the header, split on another delimiter, has ``column``."""
+    line = delimiter.join(names)
+    for other in _OTHER_DELIMITERS:
+        if other != delimiter and column in (name.strip() for name in line.split(other)):
+            shown = "tab" if other == "\t" else repr(other)
+            option = "tab" if other == "\t" else f"'{other}'"
+            return f"looks like a {shown}-separated file: pass --delimiter {option}"
+    return None
 
 
-def _renderer(template: str, columns: Sequence[str]) -> Render:
-    """``template.format_map``, once every field it names is one of ``columns``."""
+def _template_fields(template: str, columns: Sequence[str]) -> tuple[int, ...]:
+    """The positions of the columns ``template`` names; each must be one of ``columns``."""
     try:
-        fields = [name for _, name, _, _ in _FORMATTER.parse(template) if name is not None]
+        names = [name for _, name, _, _ in _FORMATTER.parse(template) if name is not None]
     except ValueError as exc:
         raise BadInput(f"bad --template: {exc}; write {{{{ and }}}} for literal braces") from None
-    for name in fields:
+    for name in names:
         if name not in columns:
             shown = name or "{}"
             raise BadInput(
                 f"--template names column {shown!r}, which the file does not have "
                 f"(columns: {', '.join(columns)})"
             )
-    return template.format_map
-
-
-def _check_renders(render: Render, row: dict[str, str]) -> None:
     try:
-        render(row)
+        template.format_map(dict.fromkeys(columns, ""))
     except (ValueError, KeyError, IndexError, AttributeError) as exc:
-        raise BadInput(f"--template does not render the first row: {exc}") from None
+        raise BadInput(f"bad --template: {exc}") from None
+    return tuple(dict.fromkeys(columns.index(name) for name in names))
 
 
 class ReportWriter:
@@ -217,19 +251,20 @@ class ReportWriter:
     holds more than the batch has in flight.
     """
 
-    def __init__(self, path: Path, rows: CsvRows) -> None:
-        if path.exists() and path.samefile(rows.path):
+    def __init__(self, path: Path, source: CsvSource) -> None:
+        if path.exists() and path.samefile(source.path):
             raise BadInput(f"--report {path} is the input file: name another file")
         try:
             self._file = path.open("w", encoding="utf-8", newline="")
         except OSError as exc:
             raise BadInput(f"cannot write the report {path}: {exc.strerror or exc}") from None
         self._writer = csv.writer(self._file)
-        self._rows = rows
-        self._columns = list(rows.columns)
-        taken = set(self._columns)
+        self._width = len(source.columns)
+        taken = set(source.columns)
         extra = [f"texin_{name}" if name in taken else name for name in REPORT_COLUMNS]
-        self._writer.writerow([*self._columns, *extra])
+        self._writer.writerow([*source.columns, *extra])
+        #: Input rows given out as Messages whose outcome has not come yet, by number.
+        self.pending: dict[int, list[str]] = {}
         self._next = 1
         self._waiting: dict[int, list[object]] = {}
         #: Report rows written so far.
@@ -238,9 +273,10 @@ class ReportWriter:
     def add(self, outcome: Outcome) -> None:
         """Take one outcome; write it and any rows it was holding back."""
         number = int(outcome.ref)
-        row = self._rows.pending.pop(number, {})
+        values = self.pending.pop(number, [])[: self._width]
         self._waiting[number] = [
-            *(row.get(name, "") for name in self._columns),
+            *values,
+            *[""] * (self._width - len(values)),
             number,
             outcome.status.value,
             outcome.normalized or "",

@@ -1,12 +1,20 @@
-"""Exit codes and one-line error reports: no typer or rich here, so that a missing ``cli``
-extra is still reported as one clear line with the documented exit code."""
+"""Exit codes, one-line errors and hints: what a failed command tells the shell and the user.
+
+No typer or rich here, so that a missing ``cli`` extra is still one clear line with its exit
+code. Every exit code is decided in :func:`exit_code_for`, from the error's class alone.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from .._exceptions import (
     APIConnectionError,
     APIError,
+    AuthenticationError,
+    InsufficientBalanceError,
     InvalidRequestError,
+    JournalError,
     OutcomeUnknownError,
     TexinError,
 )
@@ -22,7 +30,11 @@ __all__ = [
     "EXIT_USAGE",
     "EXIT_CODES_HELP",
     "BadInput",
+    "BatchStopped",
+    "Interrupted",
+    "error_document",
     "exit_code_for",
+    "hint_for",
     "one_line",
 ]
 
@@ -38,19 +50,19 @@ EXIT_CONNECTION = 3
 EXIT_OUTCOME_UNKNOWN = 4
 #: Any other error (another :class:`TexinError`, or the ``cli`` extra missing).
 EXIT_ERROR = 5
-#: ``texin batch`` finished, but not every row was sent (some INVALID, FAILED or UNKNOWN).
+#: ``texin batch`` did not send every row: some INVALID, FAILED or UNKNOWN, or it stopped.
 EXIT_BATCH_INCOMPLETE = 6
 #: Interrupted by Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = f"""Exit codes:
-  {EXIT_OK}    ok (batch: every row sent)
+  {EXIT_OK}    ok (batch: every row sent; dry run: every row would be sent)
   {EXIT_API_ERROR}    the API refused (bad key, low balance, gateway error)
   {EXIT_USAGE}    bad usage or input, nothing sent (bad number, unreadable CSV)
   {EXIT_CONNECTION}    could not reach the API, nothing sent: safe to retry
   {EXIT_OUTCOME_UNKNOWN}    sent but no usable answer: the SMS may have gone out
   {EXIT_ERROR}    any other error
-  {EXIT_BATCH_INCOMPLETE}    batch finished, but some rows were invalid, failed or unknown
+  {EXIT_BATCH_INCOMPLETE}    batch: some rows invalid, failed or unknown, or it stopped part way
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C); a batch with --journal resumes when re-run
 """
 
@@ -58,39 +70,91 @@ EXIT_CODES_HELP = f"""Exit codes:
 class BadInput(InvalidRequestError):
     """The command's input (a CSV, a template, an option) is unusable; nothing was sent."""
 
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        #: What to do about it, when the message alone does not say.
+        self.hint = hint
 
-# Most specific first: OutcomeUnknownError before TexinError, InvalidRequestError before both.
+
+class BatchStopped(TexinError):
+    """``texin batch`` stopped on an error after sending began: some rows may have gone out."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class Interrupted(TexinError):
+    """The user pressed Ctrl-C; the message says what was done, the hint how to go on."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+# The first class that matches decides; subclasses before their bases. When the core gives
+# every error a ``maybe_sent`` verdict, this table is the one place to read it.
 _EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
-    (InvalidRequestError, EXIT_USAGE),
+    (Interrupted, EXIT_INTERRUPTED),
+    (KeyboardInterrupt, EXIT_INTERRUPTED),
+    (BatchStopped, EXIT_BATCH_INCOMPLETE),  # rows were sent before it stopped
+    (InvalidRequestError, EXIT_USAGE),  # BadInput too
+    (JournalError, EXIT_USAGE),  # raised before sending; after, it is a BatchStopped
+    (InsufficientBalanceError, EXIT_API_ERROR),
     (APIConnectionError, EXIT_CONNECTION),
     (OutcomeUnknownError, EXIT_OUTCOME_UNKNOWN),
     (APIError, EXIT_API_ERROR),
     (TexinError, EXIT_ERROR),
 )
 
+# Only advice that can succeed: an unknown send has no message id to look up.
 _HINTS: tuple[tuple[type[BaseException], str], ...] = (
     (
         OutcomeUnknownError,
-        "the SMS may have been sent: check `texin status MESSAGE_ID` or your dashboard "
-        "before sending it again",
+        "the SMS may have been sent: check your provider's dashboard before sending it again",
     ),
     (APIConnectionError, "nothing was sent; check --base-url and your network, then retry"),
+    (AuthenticationError, "check the key in TEXIN_API_KEY or --api-key"),
+    (InsufficientBalanceError, "top up your balance, or send fewer rows"),
 )
 
 
 def exit_code_for(error: BaseException) -> int:
     """The documented exit code for an error that ended a command."""
-    for kind, code in _EXIT_CODES:
-        if isinstance(error, kind):
-            return code
-    return EXIT_ERROR
+    return next((code for kind, code in _EXIT_CODES if isinstance(error, kind)), EXIT_ERROR)
 
 
-def one_line(error: BaseException) -> str:
+def hint_for(error: BaseException) -> str | None:
+    """What to do next, when there is something useful to say."""
+    own = getattr(error, "hint", None)
+    if isinstance(own, str):
+        return own
+    return next((hint for kind, hint in _HINTS if isinstance(error, kind)), None)
+
+
+def _message(error: BaseException, secret: str | None) -> str:
+    """The error's text on one line; ``secret`` (the API key) is never shown."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text.replace(secret, "***") if secret else text
+
+
+def one_line(error: BaseException, *, secret: str | None = None) -> str:
     """The error as one line for stderr: what happened and, when useful, what to do next.
 
-    SDK messages never contain the API key, so they are safe to show as they are.
+    SDK messages never contain the API key; ``secret`` is masked anyway, as a second lock.
     """
-    text = " ".join(str(error).split()) or type(error).__name__
-    hint = next((hint for kind, hint in _HINTS if isinstance(error, kind)), None)
-    return f"texin: error: {text}" + (f" ({hint})" if hint else "")
+    hint = hint_for(error)
+    label = "" if isinstance(error, Interrupted | KeyboardInterrupt) else "error: "
+    return f"texin: {label}{_message(error, secret)}" + (f" ({hint})" if hint else "")
+
+
+def error_document(error: BaseException, *, secret: str | None = None) -> dict[str, Any]:
+    """The error as ``--json`` reports it on stderr: one object under ``"error"``."""
+    return {
+        "error": {
+            "type": type(error).__name__,
+            "message": _message(error, secret),
+            "exit_code": exit_code_for(error),
+            "hint": hint_for(error),
+        }
+    }
