@@ -55,6 +55,7 @@ app = typer.Typer(
 
 
 def _rate_limit(spec: str) -> RateLimit:
+    """``--rate-limit N/SECONDS`` as a RateLimit; a bad one is a usage error."""
     try:
         return RateLimit.parse(spec)
     except ValueError as exc:
@@ -62,6 +63,7 @@ def _rate_limit(spec: str) -> RateLimit:
 
 
 def _show_version(value: bool) -> None:
+    """``--version``: print ``texin <version>`` and exit before any command runs."""
     if value:
         print(f"texin {__version__}")
         raise typer.Exit()

@@ -78,6 +78,7 @@ _Delimiter = Annotated[str, typer.Option(metavar="CHAR", help="The CSV's delimit
 
 
 def _flag(name: str, help: str) -> Any:
+    """A boolean option that is off unless given."""
     return typer.Option(name, help=help)
 
 
@@ -164,6 +165,7 @@ class _Options:
 
     @property
     def journal(self) -> Path | None:
+        """The --journal file, if any."""
         return self.rules.journal
 
 

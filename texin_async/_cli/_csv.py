@@ -103,6 +103,7 @@ class CsvSource:
 
 
 def _reason(error: Exception) -> str:
+    """Why the csv module could not read a row, in words that point at the likely cause."""
     text = str(error)
     if "field larger than field limit" in text:
         return (

@@ -67,6 +67,7 @@ class Sample:
     first: list[int] = field(default_factory=list)
 
     def add(self, number: int) -> None:
+        """Count one more row with the trait."""
         self.count += 1
         if len(self.first) < SHOWN_ROWS:
             self.first.append(number)
@@ -226,6 +227,7 @@ def _check_fields(source: CsvSource, row: Row, allow_multiline: bool) -> None:
 
 
 def _name(source: CsvSource, position: int) -> str:
+    """How a message names the field at ``position``."""
     columns = source.columns
     return f"column {columns[position]!r}" if position < len(columns) else "an extra field"
 
@@ -281,6 +283,7 @@ class _Tally:
 
 
 def _mismatch(journal: Path | None, path: Path, row: Row) -> JournalMismatchError:
+    """The error for a row that differs from what the journal recorded, named by row."""
     return JournalMismatchError(
         f"journal {journal} does not match {path} at row {row.number:,} (line {row.line:,}): "
         "its number, text or sender id changed since the journal was written. Resume with "
