@@ -59,5 +59,5 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHONS[-1:], default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: ratios against baselines measured in the same run."""
-    session.install("-e", ".[dev]", "pydantic", "httpx2")
+    session.install("-e", ".[dev,bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -30,6 +30,7 @@ from texin_async import (
     TexinError,
 )
 from texin_async._batch._outcome import status_for
+from texin_async._cli._errors import exit_code_for
 from texin_async._exceptions import MAYBE_SENT, Fate
 from texin_async._retry import is_retryable
 
@@ -131,7 +132,7 @@ async def _call(client: TexinClient, script: Script, read: bool) -> tuple[object
 def test_retries_and_batch_statuses_agree_with_maybe_sent_for_every_answer() -> None:
     """Walk every (status, body kind) and transport fault, for a send and a read: only
     TexinErrors escape; a send is retried only if not maybe_sent; a read is retried when
-    transient; a batch item is UNKNOWN exactly when its send was maybe_sent."""
+    transient; the CLI exits 4 and a batch item is UNKNOWN exactly when maybe_sent."""
     script = Script()
 
     async def walk() -> None:
@@ -145,6 +146,7 @@ def test_retries_and_batch_statuses_agree_with_maybe_sent_for_every_answer() -> 
                         continue
                     retryable = is_retryable(result, is_send=not read, policy=THRICE)
                     assert (requests > 1) is retryable, (name, read, result)
+                    assert (exit_code_for(result) == 4) is result.maybe_sent, name
                     if not read:
                         assert not (result.maybe_sent and requests > 1), name
                 send, _ = await _call(client, script, read=False)
@@ -169,13 +171,25 @@ def readme_verdict_rows() -> list[list[str]]:
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
 
 
+# One error per README row, in its order, as the SDK raises it.
+README_EXAMPLES: list[TexinError] = [
+    InvalidRequestError("bad number"),
+    APIConnectionError("refused"),
+    APIError("Failed to send SMS", status_code=200),
+    ServerError("Failed to send SMS", status_code=500),
+    APIError("redirect", status_code=302, fate=Fate.NO_VERDICT),
+    OutcomeUnknownError("dropped"),
+]
+
+
 def test_readmes_verdict_table_is_the_codes() -> None:
-    """Every fate is in README's table, and each row's maybe_sent, batch status and exit code
-    say what the code does."""
+    """Every fate is in README's table, and each row's maybe_sent, batch status and exit
+    code are what the code does for such an error."""
     rows = readme_verdict_rows()
     assert {Fate[row[1].strip("`")] for row in rows} == set(Fate)
-    for _, fate, maybe, _, batch, exit_code in rows:
-        maybe_sent = MAYBE_SENT[Fate[fate.strip("`")]]
-        assert ("yes" in maybe) is maybe_sent, fate
-        assert ("UNKNOWN" in batch) is maybe_sent, fate
-        assert (exit_code == "4") is maybe_sent, fate
+    assert len(rows) == len(README_EXAMPLES)
+    for (_, fate, maybe, _, batch, exit_code), error in zip(rows, README_EXAMPLES, strict=True):
+        assert error.fate is Fate[fate.strip("`")]
+        assert ("yes" in maybe) is error.maybe_sent, fate
+        assert status_for(error).value.upper() in batch, fate
+        assert exit_code == str(exit_code_for(error)), fate

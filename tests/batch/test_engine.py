@@ -366,7 +366,7 @@ async def test_fault_soak_loses_nothing_and_doubles_nothing(
     assert sorted(o.index for o in outcomes) == list(range(400))
     statuses = Counter(o.status for o in outcomes)
     assert statuses[OutcomeStatus.UNKNOWN]
-    assert statuses[OutcomeStatus.SENT] > 200
+    assert statuses[OutcomeStatus.SENT] > 150  # most, though every 5xx is now unknown
     assert {event.fault for event in emulator.fault_log} == set(Fault)
     check_outcomes(outcomes, emulator, texin_api_key)
 

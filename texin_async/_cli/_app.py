@@ -6,20 +6,34 @@ what :func:`texin_async._cli.main` calls once typer and rich are known to be imp
 
 from __future__ import annotations
 
-import logging
+import json as _json
 import sys
 import time
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from ._cli import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE
-from ._cli_batch import batch
-from ._cli_common import JsonOption, Settings, print_json, run_async, settings_of, stdout
-from ._cli_demo import demo
-from ._config import DEFAULT_RATE_LIMIT, RateLimit
-from ._models import Balance, MessageStatus, SMSResult
+from .._config import DEFAULT_RATE_LIMIT, RateLimit
+from .._models import Balance, MessageStatus, SMSResult
+from .._version import __version__
+from ._batch import batch
+from ._common import (
+    DebugOption,
+    JsonOption,
+    Settings,
+    configure_logging,
+    money,
+    plural,
+    print_json,
+    report_error,
+    run_async,
+    settings_of,
+    stdout,
+)
+from ._demo import demo
+from ._errors import EXIT_CODES_HELP, EXIT_USAGE, Interrupted
 
 try:  # typer >= 0.22 vendors click; older releases use click itself.
     from typer._click.exceptions import ClickException
@@ -41,20 +55,18 @@ app = typer.Typer(
 
 
 def _rate_limit(spec: str) -> RateLimit:
+    """``--rate-limit N/SECONDS`` as a RateLimit; a bad one is a usage error."""
     try:
         return RateLimit.parse(spec)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
 
-def _configure_logging(debug: bool) -> None:
-    """Retry notices go to stderr only with --debug: otherwise an error is one line."""
-    logger = logging.getLogger("texin_async")
-    if debug:
-        logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        logger.setLevel(logging.DEBUG)
-    elif not logger.handlers:
-        logger.addHandler(logging.NullHandler())
+def _show_version(value: bool) -> None:
+    """``--version``: print ``texin <version>`` and exit before any command runs."""
+    if value:
+        print(f"texin {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -85,23 +97,37 @@ def _global_options(
             "raised yours.",
         ),
     ] = f"{DEFAULT_RATE_LIMIT.max_rate}/{DEFAULT_RATE_LIMIT.time_period:g}",
+    allow_insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure-http",
+            help="Allow plain http to a host other than this machine: the key travels unencrypted.",
+        ),
+    ] = False,
     json: JsonOption = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    debug: DebugOption = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
-    _configure_logging(debug)
+    configure_logging(debug)
     ctx.obj = Settings(
         api_key=api_key,
         base_url=base_url,
         rate_limit=_rate_limit(rate_limit),
+        allow_insecure_http=allow_insecure_http,
         json=json,
         debug=debug,
     )
 
 
 @app.command()
-def info(ctx: typer.Context, json: JsonOption = False) -> None:
+def info(ctx: typer.Context, json: JsonOption = False, debug: DebugOption = False) -> None:
     """Show the API's name, version and endpoints (no key needed)."""
-    settings = settings_of(ctx, json)
+    settings = settings_of(ctx, json, debug)
 
     async def work() -> Any:
         async with settings.client(needs_key=False) as client:
@@ -117,9 +143,9 @@ def info(ctx: typer.Context, json: JsonOption = False) -> None:
 
 
 @app.command()
-def ping(ctx: typer.Context, json: JsonOption = False) -> None:
+def ping(ctx: typer.Context, json: JsonOption = False, debug: DebugOption = False) -> None:
     """Check that the API answers (no key needed)."""
-    settings = settings_of(ctx, json)
+    settings = settings_of(ctx, json, debug)
 
     async def work() -> tuple[Any, float]:
         async with settings.client(needs_key=False) as client:
@@ -135,9 +161,9 @@ def ping(ctx: typer.Context, json: JsonOption = False) -> None:
 
 
 @app.command()
-def balance(ctx: typer.Context, json: JsonOption = False) -> None:
+def balance(ctx: typer.Context, json: JsonOption = False, debug: DebugOption = False) -> None:
     """Show your credits and account details."""
-    settings = settings_of(ctx, json)
+    settings = settings_of(ctx, json, debug)
 
     async def work() -> Balance:
         async with settings.client() as client:
@@ -150,7 +176,7 @@ def balance(ctx: typer.Context, json: JsonOption = False) -> None:
     stdout.print(f"Balance: {result.sms_balance} credits")
     if result.sms_balance is not None and result.sms_cost_per_unit is not None:
         worth = result.sms_balance * result.sms_cost_per_unit
-        stdout.print(f"Worth:   KES {worth:.2f} at KES {result.sms_cost_per_unit} per unit")
+        stdout.print(f"Worth:   {money(worth)} at {money(result.sms_cost_per_unit)} per unit")
     if result.username:
         stdout.print(f"Account: {result.username} <{result.email or '-'}>")
     if result.default_sender_id:
@@ -169,9 +195,10 @@ def send(
         typer.Option(metavar="ID", help="Sender id; your account's default if not given."),
     ] = None,
     json: JsonOption = False,
+    debug: DebugOption = False,
 ) -> None:
     """Send one SMS; prints its message id."""
-    settings = settings_of(ctx, json)
+    settings = settings_of(ctx, json, debug)
 
     async def work() -> SMSResult:
         async with settings.client() as client:
@@ -181,11 +208,12 @@ def send(
     if settings.json:
         print_json(result)
         return
-    stdout.print(f"Sent to {result.recipient}: message id {result.message_id}")
-    units = "unit" if result.units_used == 1 else "units"
-    cost = f", KES {result.cost}" if result.cost is not None else ""
+    sent_as = result.message_id or "none given: the API confirmed the send without one"
+    stdout.print(f"Sent to {result.recipient or recipient}: message id {sent_as}")
+    units = plural(result.units_used, "unit") if result.units_used is not None else "sent"
+    cost = f", {money(result.cost)}" if result.cost is not None else ""
     left = f", {result.new_balance} credits left" if result.new_balance is not None else ""
-    stdout.print(f"{result.units_used} {units}{cost}{left}")
+    stdout.print(f"{units}{cost}{left}")
 
 
 @app.command()
@@ -195,9 +223,10 @@ def status(
         str, typer.Argument(metavar="MESSAGE_ID", help="The id `texin send` printed.")
     ],
     json: JsonOption = False,
+    debug: DebugOption = False,
 ) -> None:
     """Show where a sent message stands."""
-    settings = settings_of(ctx, json)
+    settings = settings_of(ctx, json, debug)
 
     async def work() -> MessageStatus:
         async with settings.client() as client:
@@ -214,7 +243,7 @@ def status(
         "Recipient": result.recipient,
         "Sender": result.sender_id,
         "Units": result.units_used,
-        "Cost": result.cost,
+        "Cost": None if result.cost is None else money(result.cost),
         "Created": result.created_at,
         "Sent": result.sent_at,
         "Delivered": result.delivered_at,
@@ -233,26 +262,43 @@ def status(
 )
 def emulator(ctx: typer.Context) -> None:
     """Serve the Texin emulator for tests and demos (`texin emulator --help` for options)."""
-    from .testing._cli import main as serve_emulator
+    from ..testing._cli import main as serve_emulator
 
-    raise typer.Exit(serve_emulator(list(ctx.args)))
+    try:
+        code = serve_emulator(list(ctx.args), prog="texin emulator")
+    except SystemExit as exc:  # argparse exits after --help and on a usage error
+        code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    raise typer.Exit(code)
 
 
 app.command()(batch)
 app.command()(demo)
 
 
-def run(argv: list[str]) -> int:
+def run(argv: Sequence[str]) -> int:
     """Run the app on ``argv`` and return the exit code; usage errors are one line too."""
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="texin", standalone_mode=False)
+        result = command.main(args=list(argv), prog_name="texin", standalone_mode=False)
     except ClickException as exc:
-        ctx = getattr(exc, "ctx", None)  # Usage errors know their command; others do not.
-        where = f"{ctx.command_path} " if ctx is not None else "texin "
-        print(f"texin: error: {exc.format_message()} (see: {where}--help)", file=sys.stderr)
-        return exc.exit_code if exc.exit_code else EXIT_USAGE
+        return _usage_error(exc, json="--json" in argv)
     except (KeyboardInterrupt, typer.Abort):
-        print("texin: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        settings = Settings(api_key=None, base_url=None, json="--json" in argv)
+        return report_error(settings, Interrupted("interrupted"))
     return result if isinstance(result, int) else 0
+
+
+def _usage_error(error: ClickException, *, json: bool) -> int:
+    """A usage error as one line pointing at --help (or as the JSON error object)."""
+    ctx = getattr(error, "ctx", None)  # Usage errors know their command; others do not.
+    where = f"{ctx.command_path} " if ctx is not None else "texin "
+    code = error.exit_code if error.exit_code else EXIT_USAGE
+    message, hint = error.format_message(), f"see: {where}--help"
+    if json:
+        document = {
+            "error": {"type": "UsageError", "message": message, "exit_code": code, "hint": hint}
+        }
+        print(_json.dumps(document, ensure_ascii=False), file=sys.stderr)
+    else:
+        print(f"texin: error: {message} ({hint})", file=sys.stderr)
+    return code

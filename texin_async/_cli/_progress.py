@@ -17,7 +17,7 @@ from rich.console import Console, RenderableType
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.text import Text
 
-from ._batch import BatchProgress
+from .._batch import BatchProgress
 
 __all__ = ["ProgressDisplay", "format_seconds", "run_beside"]
 

@@ -15,14 +15,24 @@ from typing import Annotated
 import msgspec
 import typer
 
-from ._batch import BatchProgress, BatchReport, Message
-from ._cli import BadInput
-from ._cli_batch import print_report
-from ._cli_common import JsonOption, fail, print_json, run_loop, settings_of, stderr, stdout
-from ._cli_progress import ProgressDisplay, run_beside
-from ._client import TexinClient
-from ._config import DEFAULT_RATE_LIMIT, RateLimit
-from ._exceptions import TexinError
+from .._batch import BatchProgress, BatchReport, Message
+from .._client import TexinClient
+from .._config import DEFAULT_RATE_LIMIT, RateLimit
+from .._exceptions import TexinError
+from ._common import (
+    DebugOption,
+    JsonOption,
+    fail,
+    plural,
+    print_json,
+    run_loop,
+    settings_of,
+    stderr,
+    stdout,
+)
+from ._errors import BadInput, Interrupted
+from ._progress import ProgressDisplay, run_beside
+from ._summary import print_report
 
 __all__ = ["demo", "demo_messages"]
 
@@ -87,6 +97,7 @@ def demo(
         ),
     ] = "100/5",
     json: JsonOption = False,
+    debug: DebugOption = False,
 ) -> None:
     """Run a realistic batch on a local emulator: progress bar, then the report.
 
@@ -94,7 +105,7 @@ def demo(
     process on 127.0.0.1 with a rate limit scaled up from the real 100 requests per 60 s,
     so a few thousand messages take seconds.
     """
-    settings = settings_of(ctx, json)
+    settings = settings_of(ctx, json, debug)
     try:
         limit = RateLimit.parse(rate_limit)
     except ValueError as exc:
@@ -104,17 +115,16 @@ def demo(
     except TexinError as exc:
         fail(settings, exc)
     except KeyboardInterrupt:
-        stderr.print("texin: demo interrupted")
-        raise typer.Exit(130) from None
+        fail(settings, Interrupted("demo interrupted (it sends only to its own emulator)"))
     if settings.json:
         print_json(msgspec.to_builtins(report))
         return
-    print_report(report, title=f"Demo: {size} recipients")
+    print_report(report, title=f"Demo: {plural(size, 'recipient')}")
     _explain(report, size)
 
 
 async def _run_demo(size: int, limit: RateLimit, quiet: bool) -> BatchReport:
-    from .testing import Account, TexinEmulator, serve
+    from ..testing import Account, TexinEmulator, serve
 
     account = Account(api_key=_DEMO_KEY, balance=3 * size, username="demo")
     emulator = TexinEmulator([account], rate_limit=limit, failing_numbers=_FAILING)
@@ -137,28 +147,29 @@ def _introduce(base_url: str, size: int, limit: RateLimit) -> None:
     speedup = (limit.max_rate / limit.time_period) / (real.max_rate / real.time_period)
     stderr.print(
         f"Texin demo: an emulator of the API on {base_url} (this never contacts the real "
-        f"service). Sending {size} messages: a shared offer, a long reminder (2 units), "
+        f"service). Sending {plural(size, 'message')}: a shared offer, a long reminder (2 units), "
         "personalised codes from a template, some bad numbers and a few the gateway fails on.",
         highlight=False,
     )
     stderr.print(
-        f"Rate limit: {limit.max_rate} requests per {limit.time_period:g} s, {speedup:.0f}x the "
-        f"real API's {real.max_rate} per {real.time_period:g} s, so minutes become seconds.",
+        f"Rate limit: {plural(limit.max_rate, 'request')} per {limit.time_period:g} s, "
+        f"{speedup:.0f}x the real API's {real.max_rate} per {real.time_period:g} s, so minutes "
+        "become seconds.",
         highlight=False,
     )
 
 
 def _explain(report: BatchReport, size: int) -> None:
-    minutes = DEFAULT_RATE_LIMIT.least_seconds_for(report.requests) / 60
+    minutes = round(DEFAULT_RATE_LIMIT.least_seconds_for(report.requests) / 60)
     stdout.print(
-        f"{size} messages took {report.requests} requests: shared texts go out in bulk "
-        "requests of up to 100 numbers; each personalised text needs its own."
+        f"{plural(size, 'message')} took {plural(report.requests, 'request')}: shared texts "
+        "go out in bulk requests of up to 100 numbers; each personalised text needs its own."
     )
     stdout.print(
         f"Invalid: bad numbers caught before sending. Failed: the gateway refused them. "
-        f"At the real rate limit this batch would take about {minutes:.0f} min."
+        f"At the real rate limit this batch would take about {plural(minutes, 'minute')}."
     )
     stdout.print(
-        "Next: `texin emulator --port 8000` serves the emulator for your own tries; "
+        "Next: `texin emulator --port 8001` serves the emulator for your own tries; "
         "`texin batch your.csv --template 'Hi {name}' --dry-run` checks a real list."
     )

@@ -1,0 +1,1 @@
+"""Tests of the ``texin`` command line (``texin_async._cli``)."""
