@@ -12,7 +12,8 @@ n / (max_rate x windows spanned): bursting max_rate and then keeping pace scores
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from aiolimiter import AsyncLimiter
 
@@ -31,37 +32,32 @@ def worst_case_in_window(spans: Spans) -> int:
     return max(sum(1 for d, a in spans if d <= t and a > t - PERIOD) for t in ends)
 
 
-async def run(acquire: Callable[[], Awaitable[object]], release: Callable[[], object]) -> Spans:
+async def run(slot: Callable[[], AbstractAsyncContextManager[object]]) -> Spans:
     loop = asyncio.get_running_loop()
     spans: Spans = []
 
     async def one() -> None:
-        await acquire()
-        departed = loop.time()
-        await asyncio.sleep(LATENCY)
-        spans.append((departed, loop.time()))
-        await release()  # type: ignore[misc]
+        async with slot():
+            departed = loop.time()
+            await asyncio.sleep(LATENCY)
+            spans.append((departed, loop.time()))
 
     await asyncio.gather(*(one() for _ in range(REQUESTS)))
     return spans
 
 
-async def _nothing() -> None:
-    return None
-
-
 async def measure() -> list[tuple[str, ...]]:
-    ours = LocalRateLimiter(RateLimit(max_rate=MAX_RATE, time_period=PERIOD))
+    ours = LocalRateLimiter(RateLimit(max_rate=MAX_RATE, time_period=PERIOD, reserve=0))
     bucket = AsyncLimiter(MAX_RATE, PERIOD)
     smooth = AsyncLimiter(1, PERIOD / MAX_RATE)
-    candidates: dict[str, tuple[Callable[[], Awaitable[object]], Callable[[], object]]] = {
-        "texin_async sliding window": (lambda: ours.acquire("k"), lambda: ours.release("k")),
-        f"aiolimiter AsyncLimiter({MAX_RATE}, P)": (bucket.acquire, _nothing),
-        f"aiolimiter AsyncLimiter(1, P/{MAX_RATE})": (smooth.acquire, _nothing),
+    candidates: dict[str, Callable[[], AbstractAsyncContextManager[object]]] = {
+        "texin_async sliding window": lambda: ours.slot("k"),
+        f"aiolimiter AsyncLimiter({MAX_RATE}, P)": lambda: bucket,
+        f"aiolimiter AsyncLimiter(1, P/{MAX_RATE})": lambda: smooth,
     }
-    rows = []
-    for name, (acquire, release) in candidates.items():
-        spans = await run(acquire, release)
+    rows: list[tuple[str, ...]] = []
+    for name, slot in candidates.items():
+        spans = await run(slot)
         departures = [d for d, _ in spans]
         spanned = (max(departures) - min(departures)) / PERIOD + 1
         rows.append(

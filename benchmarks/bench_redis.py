@@ -69,23 +69,19 @@ async def _loop(op: Callable[[], Awaitable[object]], n: int) -> None:
 async def measure(url: str) -> list[tuple[str, ...]]:
     local = LocalRateLimiter(UNSATURATED)
     async with RedisRateLimiter(url, rate_limit=UNSATURATED) as shared:
-        await shared.acquire("warm-up")  # connect and load the scripts outside the timing
-        await shared.release("warm-up")
+        async with shared.slot("warm-up"):  # connect and load the scripts outside the timing
+            pass
         rows: list[tuple[str, ...]] = []
-        for label, release, tasks in (
-            ("acquire", False, 1),
-            ("acquire + release (one request)", True, 1),
-            (f"acquire + release, {TASKS} tasks", True, TASKS),
+        for label, tasks in (
+            ("a slot taken and given back (one request)", 1),
+            (f"the same, {TASKS} tasks at once", TASKS),
         ):
             figures = []
             for limiter in (local, shared):
 
-                async def op(
-                    limiter: LocalRateLimiter | RedisRateLimiter = limiter, release: bool = release
-                ) -> None:
-                    await limiter.acquire("k")
-                    if release:
-                        await limiter.release("k")
+                async def op(limiter: LocalRateLimiter | RedisRateLimiter = limiter) -> None:
+                    async with limiter.slot("k"):
+                        pass
 
                 figures.append(await per_call(op, tasks=tasks))
             ours, theirs = figures

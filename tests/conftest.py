@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from texin_async import _ratelimit
 from texin_async.testing import TexinEmulator
 
 
@@ -23,3 +24,13 @@ def dialect(request: pytest.FixtureRequest, texin_emulator: TexinEmulator) -> st
     name: str = request.param
     texin_emulator.dialect = name  # type: ignore[assignment]
     return name
+
+
+@pytest.fixture(autouse=True)
+def _fresh_budgets() -> None:
+    """Each test starts with every key's budget unused.
+
+    The in-process limiters are process-wide (one budget per key per process, as promised),
+    so without this a test would wait for the requests of the tests before it.
+    """
+    _ratelimit._SHARED.clear()

@@ -6,12 +6,15 @@ module (``test_client.py``, ``batch/``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
 
-from texin_async import RetryPolicy, TexinClient
+from texin_async import LimiterPlan, Priority, RetryPolicy, TexinClient
+from texin_async._lane import Ending
+from texin_async._ratelimit import ending_of
 
 #: A key that must never show up in an error, a repr or a log line.
 CANARY = "canary-SECRET-KEY-0123456789"
@@ -91,3 +94,40 @@ def html(status: int, text: str = "Bad Gateway") -> httpx.Response:
     return httpx.Response(
         status, text=f"<html>{status} {text}</html>", headers={"Content-Type": "text/html"}
     )
+
+
+class HookLimiter:
+    """A RateLimiter for tests: ``acquire`` before each slot, ``release`` after it."""
+
+    def slot(
+        self, key_id: str, priority: Priority = Priority.INTERACTIVE
+    ) -> AbstractAsyncContextManager[None]:
+        return self._slot(key_id, priority)
+
+    @asynccontextmanager
+    async def _slot(self, key_id: str, priority: Priority) -> AsyncIterator[None]:
+        await self.acquire(key_id, priority)
+        ending = Ending.UNANSWERED
+        try:
+            yield
+            ending = Ending.ANSWERED
+        except BaseException as exc:
+            ending = ending_of(exc)
+            raise
+        finally:
+            await self.release(key_id, ending)
+
+    async def acquire(self, key_id: str, priority: Priority) -> None:
+        """Called as a request asks for a slot."""
+
+    async def release(self, key_id: str, ending: Ending) -> None:
+        """Called as the slot's request ends."""
+
+    async def pause(self, key_id: str, seconds: float) -> None:
+        """A 429's pause."""
+
+    async def plan(self, key_id: str, requests: int, priority: Priority) -> LimiterPlan:
+        return LimiterPlan(0.0, 0.0, 0)
+
+    async def remember(self, key_id: str, counted_until: Sequence[float]) -> None:
+        """Nothing to remember."""

@@ -14,7 +14,7 @@ import ssl
 
 import httpx
 import pytest
-from mock_api import CANARY, SENT, Recorder, client_for, error_body, html, json_answer
+from mock_api import CANARY, SENT, HookLimiter, Recorder, client_for, error_body, html, json_answer
 
 from texin_async import (
     APIError,
@@ -27,6 +27,7 @@ from texin_async import (
     LocalRateLimiter,
     NotFoundError,
     PermissionDeniedError,
+    Priority,
     RateLimit,
     RateLimitError,
     RetryDetails,
@@ -36,6 +37,7 @@ from texin_async import (
     TexinError,
 )
 from texin_async._endpoints import SEND_SMS
+from texin_async._lane import Ending
 
 pytestmark = pytest.mark.anyio
 
@@ -194,21 +196,25 @@ async def test_redirect_is_not_followed() -> None:
     assert len(recorder.requests) == 1
 
 
-class RecordingLimiter:
+class RecordingLimiter(HookLimiter):
     """A RateLimiter that records what the client asks of it."""
 
     def __init__(self, events: list[str] | None = None) -> None:
         self.acquired = 0
         self.released = 0
         self.pauses: list[float] = []
+        self.priorities: list[Priority] = []
+        self.endings: list[Ending] = []
         self.events = [] if events is None else events
 
-    async def acquire(self, key_id: str) -> None:
+    async def acquire(self, key_id: str, priority: Priority) -> None:
         self.acquired += 1
+        self.priorities.append(priority)
         self.events.append("acquire")
 
-    async def release(self, key_id: str) -> None:
+    async def release(self, key_id: str, ending: Ending) -> None:
         self.released += 1
+        self.endings.append(ending)
         self.events.append("release")
 
     async def pause(self, key_id: str, seconds: float) -> None:
@@ -469,7 +475,7 @@ async def test_the_departure_step_runs_on_every_attempt_after_the_slot() -> None
 
 
 class BrokenLimiter(RecordingLimiter):
-    async def acquire(self, key_id: str) -> None:
+    async def acquire(self, key_id: str, priority: Priority) -> None:
         raise RuntimeError("bug in a custom limiter")
 
 
@@ -482,3 +488,51 @@ async def test_a_limiter_that_raises_means_nothing_was_sent() -> None:
     assert not caught.value.maybe_sent
     assert isinstance(caught.value.__cause__, RuntimeError)
     assert recorder.requests == []
+
+
+# -- traffic classes --------------------------------------------------------------------------
+
+
+async def test_every_endpoint_takes_a_priority_interactive_by_default() -> None:
+    """Each endpoint method asks the limiter for a slot of its priority class."""
+    limiter = RecordingLimiter()
+    answer = {**SENT, "status": "sent", "sms_balance": 1, "message_ids": {}}
+    async with client_for(Recorder(json_answer(200, answer)), limiter=limiter) as client:
+        await client.send_sms("0712345678", "hi")
+        for priority in Priority:
+            await client.api_info(priority=priority)
+            await client.test_connection(priority=priority)
+            await client.get_balance(priority=priority)
+            await client.check_status("API-1", priority=priority)
+            await client.send_sms("0712345678", "hi", priority=priority)
+            await client.send_bulk_sms(["0712345678"], "hi", priority=priority)
+    assert limiter.priorities == [Priority.INTERACTIVE] + [p for p in Priority for _ in range(6)]
+
+
+async def test_a_batch_is_bulk_by_default_and_its_balance_check_interactive() -> None:
+    """Batches send as BULK (or the priority given); the balance check is one interactive
+    request, taken from the reserve, so it never pushes the campaign into another window."""
+    limiter = RecordingLimiter()
+    answer = {**SENT, "sms_balance": 100, "message_ids": {}}
+    items = [("0712345678", "a"), ("0712345679", "b")]
+    async with client_for(Recorder(json_answer(200, answer)), limiter=limiter) as client:
+        await client.send_batch(items, check_balance=True)
+        await client.send_batch(items, priority=Priority.BACKGROUND)
+    assert (
+        limiter.priorities
+        == [Priority.INTERACTIVE] + [Priority.BULK] * 2 + [Priority.BACKGROUND] * 2
+    )
+
+
+async def test_the_slot_learns_how_its_request_ended() -> None:
+    """An answer, a refused connection (not sent) and a lost answer end slots differently."""
+    limiter = RecordingLimiter()
+    recorder = Recorder(
+        json_answer(200, SENT), httpx.ConnectError("refused"), httpx.ReadTimeout("slow")
+    )
+    async with client_for(recorder, limiter=limiter, retry=RetryPolicy(attempts=1)) as client:
+        await client.send_sms("0712345678", "hi")
+        for _ in range(2):
+            with pytest.raises(TexinError):
+                await client.send_sms("0712345678", "hi")
+    assert limiter.endings == [Ending.ANSWERED, Ending.NOT_SENT, Ending.UNANSWERED]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from test_ratelimit import max_in_any_window
 from texin_async import (
     APIConnectionError,
     LimiterUnavailableError,
+    Priority,
     RateLimit,
     RateLimiter,
     RedisRateLimiter,
@@ -144,14 +147,32 @@ async def script_calls(client: aioredis.Redis) -> int:
     )
 
 
+_HELD: dict[int, list[AbstractAsyncContextManager[object]]] = {}
+
+
+async def acquire(
+    limiter: RateLimiter, key_id: str, priority: Priority = Priority.INTERACTIVE
+) -> None:
+    """Take a slot outside an ``async with``, as a request would hold one."""
+    slot = limiter.slot(key_id, priority)
+    await slot.__aenter__()
+    _HELD.setdefault(id(limiter), []).append(slot)
+
+
+async def release(limiter: RateLimiter, key_id: str) -> None:
+    """Answer the oldest slot taken with :func:`acquire`."""
+    slot = _HELD[id(limiter)].pop(0)
+    await slot.__aexit__(None, None, None)
+
+
 async def acquire_all(limiters: list[RedisRateLimiter], n: int) -> list[float]:
     """n requests of KEY_ID, answered at once, from n tasks over ``limiters``: when each left."""
     times: list[float] = []
 
     async def one(limiter: RedisRateLimiter) -> None:
-        await limiter.acquire(KEY_ID)
+        await acquire(limiter, KEY_ID)
         times.append(time.monotonic())
-        await limiter.release(KEY_ID)
+        await release(limiter, KEY_ID)
 
     async with anyio.create_task_group() as tg:
         for i in range(n):
@@ -231,10 +252,10 @@ async def test_waiter_sleeps_until_the_slot_frees_instead_of_polling(
 ) -> None:
     """A full window tells the waiter how long to sleep: two script calls, not a busy loop."""
     limiter = make(redis_url, rate_limit=RateLimit(max_rate=1, time_period=0.3))
-    await limiter.acquire(KEY_ID)
-    await limiter.release(KEY_ID)
+    await acquire(limiter, KEY_ID)
+    await release(limiter, KEY_ID)
     await inspect.config_resetstat()
-    await limiter.acquire(KEY_ID)
+    await acquire(limiter, KEY_ID)
     assert await script_calls(inspect) == 2
 
 
@@ -243,9 +264,9 @@ async def test_cancelled_waiter_takes_no_slot(
 ) -> None:
     """A request cancelled while waiting for a slot leaves the window as it was."""
     limiter = make(redis_url, rate_limit=RateLimit(max_rate=1, time_period=10.0))
-    await limiter.acquire(KEY_ID)
+    await acquire(limiter, KEY_ID)
     with anyio.move_on_after(0.05):
-        await limiter.acquire(KEY_ID)
+        await acquire(limiter, KEY_ID)
     assert await inspect.zcard(limiter._keys_for(KEY_ID)[0]) == 1
 
 
@@ -255,10 +276,10 @@ async def test_held_slot_ages_from_its_release_not_its_start(
     """A slot frees a full window after its request answered, however long it ran."""
     limiter = make(redis_url, rate_limit=RateLimit(max_rate=1, time_period=0.3, margin=0.0))
     started = time.monotonic()
-    await limiter.acquire(KEY_ID)
+    await acquire(limiter, KEY_ID)
     await anyio.sleep(0.2)
-    await limiter.release(KEY_ID)
-    await limiter.acquire(KEY_ID)
+    await release(limiter, KEY_ID)
+    await acquire(limiter, KEY_ID)
     assert 0.5 <= time.monotonic() - started < 0.6
 
 
@@ -268,10 +289,10 @@ async def test_slots_held_in_flight_count_against_every_limiter(
     """Requests in flight in one process hold the budget for the others until answered."""
     limit = RateLimit(max_rate=2, time_period=60.0)
     first, second = make(redis_url, rate_limit=limit), make(redis_url, rate_limit=limit)
-    await first.acquire(KEY_ID)
-    await first.acquire(KEY_ID)
+    await acquire(first, KEY_ID)
+    await acquire(first, KEY_ID)
     with anyio.move_on_after(0.2) as waited:
-        await second.acquire(KEY_ID)
+        await acquire(second, KEY_ID)
     assert waited.cancelled_caught
 
 
@@ -282,9 +303,9 @@ async def test_slot_of_a_crashed_holder_frees_when_its_lease_ends(
     monkeypatch.setattr(_redis, "_LEASE", 0.2)
     limit = RateLimit(max_rate=1, time_period=60.0)
     crashed, survivor = make(redis_url, rate_limit=limit), make(redis_url, rate_limit=limit)
-    await crashed.acquire(KEY_ID)
+    await acquire(crashed, KEY_ID)
     started = time.monotonic()
-    await survivor.acquire(KEY_ID)
+    await acquire(survivor, KEY_ID)
     assert 0.2 <= time.monotonic() - started < 0.3
 
 
@@ -294,8 +315,8 @@ async def test_release_never_raises_when_redis_fails(
     """A failed release only logs: it runs after the request, whose result must stand."""
     with redis_server(free_port()) as url:
         limiter = make(url)
-        await limiter.acquire(KEY_ID)
-    await limiter.release(KEY_ID)
+        await acquire(limiter, KEY_ID)
+    await release(limiter, KEY_ID)
     assert "a slot stays taken" in caplog.text
 
 
@@ -304,9 +325,9 @@ async def test_keys_have_separate_budgets(
 ) -> None:
     """One key's exhausted budget does not hold back another key."""
     limiter = make(redis_url, rate_limit=RateLimit(max_rate=1, time_period=60.0))
-    await limiter.acquire("a")
+    await acquire(limiter, "a")
     with anyio.fail_after(0.5):
-        await limiter.acquire("b")
+        await acquire(limiter, "b")
 
 
 # -- the shared pause -------------------------------------------------------------------------
@@ -319,7 +340,7 @@ async def test_pause_is_shared_between_limiters(
     first, second = make(redis_url), make(redis_url)
     await first.pause(KEY_ID, 0.3)
     started = time.monotonic()
-    await second.acquire(KEY_ID)
+    await acquire(second, KEY_ID)
     assert 0.28 <= time.monotonic() - started < 0.4
 
 
@@ -346,12 +367,14 @@ async def test_redis_keys_hold_a_hash_never_the_key_or_its_id(
     async with TexinClient(api_key) as client:
         key_id = client.key_id
     limiter = make(redis_url, prefix="app:")
-    await limiter.acquire(key_id)
+    await acquire(limiter, key_id)
     await limiter.pause(key_id, 1.0)
     keys = sorted([k async for k in inspect.scan_iter("*")])
-    assert [k.rsplit(":", 1)[1] for k in keys] == ["pause", "window"]
+    assert [k.rsplit(":", 1)[1] for k in keys] == ["pause", "state", "window"]
     assert all(k.startswith("app:{") for k in keys)
-    stored = " ".join([*keys, await inspect.get(keys[0]), *await inspect.zrange(keys[1], 0, -1)])
+    state = await inspect.hgetall(keys[1])
+    window = await inspect.zrange(keys[2], 0, -1)
+    stored = " ".join([*keys, await inspect.get(keys[0]), *state, *state.values(), *window])
     assert key_id not in stored
     assert api_key not in stored
 
@@ -361,10 +384,10 @@ async def test_idle_keys_expire(
 ) -> None:
     """Both keys carry a TTL just past the last slot's lease or the pause: idle keys vanish."""
     limiter = make(redis_url, rate_limit=RateLimit(max_rate=5, time_period=2.0))
-    await limiter.acquire(KEY_ID)
-    await limiter.release(KEY_ID)
+    await acquire(limiter, KEY_ID)
+    await release(limiter, KEY_ID)
     await limiter.pause(KEY_ID, 3.0)
-    window, pause = limiter._keys_for(KEY_ID)
+    window, pause, _ = limiter._keys_for(KEY_ID)
     # The window outlives the longest lease a slot may hold (a crashed holder's).
     assert 120_000 < await inspect.pttl(window) <= 121_000
     assert 3000 < await inspect.pttl(pause) <= 4000
@@ -379,7 +402,7 @@ async def test_unreachable_redis_raises_limiter_unavailable(
     """Fail closed by default: a clear error, which is an APIConnectionError (nothing sent)."""
     limiter = make(closed_url())
     with pytest.raises(LimiterUnavailableError, match="nothing was sent") as info:
-        await limiter.acquire(KEY_ID)
+        await acquire(limiter, KEY_ID)
     assert isinstance(info.value, APIConnectionError)
 
 
@@ -420,7 +443,7 @@ async def test_fail_open_warns_once(
     limiter = make(closed_url(), fail_open=True)
     with caplog.at_level(logging.WARNING, logger="texin_async"):
         for _ in range(5):
-            await limiter.acquire(KEY_ID)
+            await acquire(limiter, KEY_ID)
             await limiter.pause(KEY_ID, 0.001)
     records = [r for r in caplog.records if r.name == "texin_async"]
     assert [r.levelno for r in records] == [logging.WARNING]
@@ -434,10 +457,10 @@ async def test_fail_open_returns_to_redis_when_it_is_back(
     monkeypatch.setattr(_redis, "_RECHECK_AFTER", 0.0)
     port = free_port()
     limiter = make(f"redis://127.0.0.1:{port}/0", fail_open=True)
-    await limiter.acquire(KEY_ID)
+    await acquire(limiter, KEY_ID)
     assert "degraded" in repr(limiter)
     with redis_server(port) as url, redis.Redis.from_url(url) as client:
-        await limiter.acquire(KEY_ID)
+        await acquire(limiter, KEY_ID)
         assert client.zcard(limiter._keys_for(KEY_ID)[0]) == 1
     assert "degraded" not in repr(limiter)
 
@@ -451,7 +474,7 @@ async def test_stalled_redis_raises_limiter_unavailable_by_the_deadline(
         limiter = RedisRateLimiter(client)
         started = time.monotonic()
         with anyio.fail_after(5), pytest.raises(LimiterUnavailableError, match="no answer"):
-            await limiter.acquire(KEY_ID)
+            await acquire(limiter, KEY_ID)
         assert 0.2 <= time.monotonic() - started < 0.4
 
 
@@ -473,7 +496,7 @@ async def test_fail_open_falls_back_when_redis_stalls(
     async with silent_redis() as client:
         limiter = RedisRateLimiter(client, fail_open=True)
         with anyio.fail_after(5):
-            await limiter.acquire(KEY_ID)
+            await acquire(limiter, KEY_ID)
         assert "degraded" in repr(limiter)
 
 
@@ -487,13 +510,13 @@ async def test_release_on_a_stalled_redis_logs_and_returns_by_the_deadline(
     monkeypatch.setattr(_redis, "_CALL_DEADLINE", 0.2)
     async with aioredis.Redis.from_url(redis_url) as client:
         limiter = RedisRateLimiter(client)
-        await limiter.acquire(KEY_ID)
+        await acquire(limiter, KEY_ID)
         # Redis holds every client's scripts (they may write) until unpaused.
         await inspect.client_pause(5000, all=False)
         try:
             started = time.monotonic()
             with anyio.CancelScope(shield=True):
-                await limiter.release(KEY_ID)
+                await release(limiter, KEY_ID)
             assert 0.2 <= time.monotonic() - started < 0.4
         finally:
             await inspect.client_unpause()
@@ -509,7 +532,7 @@ def test_repr_shows_where_and_what_but_no_secret() -> None:
     limiter = RedisRateLimiter("redis://:hunter2@127.0.0.1:6390/3")
     assert repr(limiter) == (
         "RedisRateLimiter('127.0.0.1:6390/3', rate_limit=RateLimit(max_rate=100, "
-        "time_period=60.0, margin=0.003), prefix='texin:rl:', fail_open=False)"
+        "time_period=60.0, margin=0.003, reserve=0.02), prefix='texin:rl:', fail_open=False)"
     )
 
 
@@ -567,3 +590,87 @@ def test_four_processes_share_one_key_without_a_429(redis_url: str) -> None:
     assert len(times) == 100
     assert windows >= 3
     assert (100 - 20) / (20 * windows) >= 0.95
+
+
+# -- classes, reserve and pacing across processes -----------------------------------------------
+
+
+async def test_bulk_leaves_the_reserve_in_every_process(
+    redis_url: str, make: Callable[..., RedisRateLimiter], inspect: aioredis.Redis
+) -> None:
+    """Campaigns in two processes stop short of the reserve; a code then takes it at once."""
+    limit = RateLimit(max_rate=5, time_period=60.0, reserve=0.2)
+    first, second = make(redis_url, rate_limit=limit), make(redis_url, rate_limit=limit)
+    with anyio.move_on_after(0.3):
+        async with anyio.create_task_group() as tg:
+            for i in range(10):
+                tg.start_soon(acquire, (first, second)[i % 2], KEY_ID, Priority.BULK)
+    window = first._keys_for(KEY_ID)[0]
+    assert await inspect.zcard(window) == 4
+    with anyio.fail_after(0.5):
+        await acquire(second, KEY_ID, Priority.INTERACTIVE)
+    assert await inspect.zcard(window) == 5
+
+
+async def test_a_waiting_code_goes_before_a_campaign_of_another_process(
+    redis_url: str, make: Callable[..., RedisRateLimiter]
+) -> None:
+    """With the window full, an interactive waiter in one process gets the next slot before
+    the bulk waiters of another: they yield while it waits."""
+    # A window long enough that neither waiter is promoted by the starvation guard (two
+    # lifetimes) even on a loaded machine.
+    limit = RateLimit(max_rate=2, time_period=0.8, margin=0.0, reserve=0)
+    campaign, web = make(redis_url, rate_limit=limit), make(redis_url, rate_limit=limit)
+    for _ in range(2):
+        await acquire(campaign, KEY_ID, Priority.BULK)
+        await release(campaign, KEY_ID)
+    order: list[str] = []
+
+    async def one(limiter: RedisRateLimiter, name: str, priority: Priority) -> None:
+        await acquire(limiter, KEY_ID, priority)
+        order.append(name)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one, campaign, "bulk", Priority.BULK)
+        await anyio.sleep(0.05)
+        tg.start_soon(one, web, "code", Priority.INTERACTIVE)
+    assert order == ["code", "bulk"]
+
+
+async def test_a_saturated_campaign_is_paced_on_redis_clock(
+    redis_url: str, make: Callable[..., RedisRateLimiter], inspect: aioredis.Redis
+) -> None:
+    """Once a campaign fills the window, its next requests leave an interval apart."""
+    limit = RateLimit(max_rate=4, time_period=0.4, margin=0.0, reserve=0)
+    limiter = make(redis_url, rate_limit=limit)
+    grants: list[float] = []
+
+    async def one() -> None:
+        await acquire(limiter, KEY_ID, Priority.BULK)
+        seconds, micros = await inspect.time()
+        grants.append(seconds + micros / 1e6)
+        await release(limiter, KEY_ID)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(8):
+            tg.start_soon(one)
+    later = sorted(grants)[4:]
+    assert all(b - a >= limit.interval * 0.95 for a, b in itertools.pairwise(later))
+
+
+async def test_fail_open_gives_each_slot_back_to_the_limiter_that_granted_it(
+    make: Callable[..., RedisRateLimiter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slot granted in process while Redis was down goes back in process after Redis
+    returns, never to Redis (where it would free someone else's slot)."""
+    monkeypatch.setattr(_redis, "_RECHECK_AFTER", 0.0)
+    port = free_port()
+    limit = RateLimit(max_rate=1, time_period=60.0, reserve=0)
+    limiter = make(f"redis://127.0.0.1:{port}/0", rate_limit=limit, fail_open=True)
+    await acquire(limiter, KEY_ID)  # granted in process
+    with redis_server(port) as url, redis.Redis.from_url(url) as client:
+        await acquire(limiter, KEY_ID)  # granted in Redis
+        await release(limiter, KEY_ID)  # the in-process one
+        window = limiter._keys_for(KEY_ID)[0]
+        assert client.zcard(window) == 1
+        assert (await limiter._local.plan(KEY_ID, 1, Priority.INTERACTIVE)).seconds > 0

@@ -20,6 +20,7 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    Fate,
     InsufficientBalanceError,
     InvalidRequestError,
     JournalError,
@@ -45,7 +46,7 @@ from ._models import (
     SMSResult,
 )
 from ._phone import normalize_recipient
-from ._ratelimit import LocalRateLimiter, RateLimiter
+from ._ratelimit import LimiterPlan, LocalRateLimiter, Priority, RateLimiter
 from ._redis import RedisRateLimiter  # imports redis-py on use
 from ._retry import RetryDetails
 from ._units import COST_PER_UNIT, count_units, encoding_of, estimate_cost
@@ -73,11 +74,13 @@ __all__ = [
     "count_units",
     "encoding_of",
     "estimate_cost",
+    "Fate",
     "GatewayResponse",
     "InsufficientBalanceError",
     "InvalidRequestError",
     "JournalError",
     "JournalMismatchError",
+    "LimiterPlan",
     "LimiterUnavailableError",
     "LocalRateLimiter",
     "Message",
@@ -88,6 +91,7 @@ __all__ = [
     "OutcomeStatus",
     "OutcomeUnknownError",
     "PermissionDeniedError",
+    "Priority",
     "RateLimit",
     "RateLimiter",
     "RateLimitError",

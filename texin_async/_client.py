@@ -57,7 +57,7 @@ from ._models import (
     SMSResult,
 )
 from ._phone import normalize_recipient
-from ._ratelimit import LocalRateLimiter, RateLimiter, claim
+from ._ratelimit import LocalRateLimiter, Priority, RateLimiter, claim
 from ._response import read_response
 from ._retry import Retries
 from ._transport import TransportChoice, open_transport
@@ -237,19 +237,25 @@ class TexinClient:
 
     # -- endpoints -------------------------------------------------------------------------
 
-    async def api_info(self) -> ApiInfo:
-        """The API's name, version and endpoints (``GET /api/``)."""
-        return await self._request(API_INFO, None)
+    async def api_info(self, *, priority: Priority = Priority.INTERACTIVE) -> ApiInfo:
+        """The API's name, version and endpoints (``GET /api/``).
 
-    async def test_connection(self) -> ConnectionTest:
+        ``priority`` (every endpoint method takes it) is the call's traffic class on the
+        key's budget: INTERACTIVE by default; BACKGROUND for work that can wait.
+        """
+        return await self._request(API_INFO, None, priority=priority)
+
+    async def test_connection(self, *, priority: Priority = Priority.INTERACTIVE) -> ConnectionTest:
         """Check that the API is reachable (``GET /api/test_connection``)."""
-        return await self._request(TEST_CONNECTION, None)
+        return await self._request(TEST_CONNECTION, None, priority=priority)
 
-    async def get_balance(self) -> Balance:
+    async def get_balance(self, *, priority: Priority = Priority.INTERACTIVE) -> Balance:
         """Credits left and account details."""
-        return await self._request(GET_BALANCE, {})
+        return await self._request(GET_BALANCE, {}, priority=priority)
 
-    async def check_status(self, message_id: str) -> MessageStatus:
+    async def check_status(
+        self, message_id: str, *, priority: Priority = Priority.INTERACTIVE
+    ) -> MessageStatus:
         """Delivery status of a message sent earlier.
 
         Raises:
@@ -258,10 +264,16 @@ class TexinClient:
         """
         if not isinstance(message_id, str) or not message_id.strip():
             raise InvalidRequestError(f"message_id must be a non-empty string, got {message_id!r}")
-        return await self._request(CHECK_STATUS, {"message_id": message_id})
+        payload = {"message_id": message_id}
+        return await self._request(CHECK_STATUS, payload, priority=priority)
 
     async def send_sms(
-        self, recipient: str, message: str, *, sender_id: str | None = None
+        self,
+        recipient: str,
+        message: str,
+        *,
+        sender_id: str | None = None,
+        priority: Priority = Priority.INTERACTIVE,
     ) -> SMSResult:
         """Send one SMS. Never sent twice: only a send that surely did not go out is retried.
 
@@ -270,10 +282,16 @@ class TexinClient:
             TexinError: Anything else; its ``maybe_sent`` says whether the SMS may have
                 gone out (see README, "Retries, and what maybe sent means").
         """
-        return await self._request(SEND_SMS, self._sms_payload(recipient, message, sender_id))
+        payload = self._sms_payload(recipient, message, sender_id)
+        return await self._request(SEND_SMS, payload, priority=priority)
 
     async def send_bulk_sms(
-        self, recipients: Iterable[str], message: str, *, sender_id: str | None = None
+        self,
+        recipients: Iterable[str],
+        message: str,
+        *,
+        sender_id: str | None = None,
+        priority: Priority = Priority.INTERACTIVE,
     ) -> BulkSMSResult:
         """Send one text to many numbers in one request.
 
@@ -286,7 +304,7 @@ class TexinClient:
         """
         requested = _normalized_map(recipients)
         payload = self._bulk_payload(requested.values(), message, sender_id)
-        result = await self._request(SEND_BULK_SMS, payload)
+        result = await self._request(SEND_BULK_SMS, payload, priority=priority)
         result.__dict__["_requested"] = requested
         return result
 
@@ -297,6 +315,7 @@ class TexinClient:
         endpoint: Endpoint[_R],
         payload: dict[str, Any] | None,
         *,
+        priority: Priority = Priority.INTERACTIVE,
         departure: Departure | None = None,
     ) -> _R:
         """One call, top to bottom: slot → departure → send → read → verdict → retry.
@@ -312,18 +331,14 @@ class TexinClient:
         retries: Retries | None = None
         while True:
             try:
-                async with self._in_flight:  # a granted slot goes straight to a free connection
-                    await self._acquire(endpoint)
+                # In flight first: a granted slot goes straight to a free connection.
+                async with self._in_flight, _Slot(self, endpoint, priority):
+                    if departure is not None:
+                        await departure()
                     started = time.perf_counter()
-                    try:
-                        if departure is not None:
-                            await departure()
-                        response = await self._transport.request(
-                            endpoint.method, url, body, endpoint=endpoint.name
-                        )
-                    finally:
-                        with anyio.CancelScope(shield=True):  # a held slot must never leak
-                            await self._limiter.release(self._key_id)
+                    response = await self._transport.request(
+                        endpoint.method, url, body, endpoint=endpoint.name
+                    )
                 logger.debug(
                     "texin %s -> %d in %.3fs",
                     endpoint.name,
@@ -334,25 +349,20 @@ class TexinClient:
             except TexinError as exc:
                 if isinstance(exc, RateLimitError) and exc.retry_after is not None:
                     # The one place a 429 is handled: the whole key waits, not just this call.
-                    await self._limiter.pause(
-                        self._key_id, min(exc.retry_after, self._retry.max_retry_after)
-                    )
+                    await self._pause(min(exc.retry_after, self._retry.max_retry_after))
                 retries = retries or Retries(self._retry, endpoint, called)
                 delay = retries.after(exc)  # raises the error that ends the call
             await anyio.sleep(delay)
 
-    async def _acquire(self, endpoint: Endpoint[Any]) -> None:
-        """A slot of the key's budget; a limiter's own failure means nothing was sent."""
-        try:
-            await self._limiter.acquire(self._key_id)
-        except TexinError:
-            raise
-        except Exception as exc:
-            raise LimiterUnavailableError(
-                f"{endpoint.name}: the rate limiter failed ({type(exc).__name__}: {exc}); "
-                "nothing was sent",
-                endpoint=endpoint.name,
-            ) from exc
+    async def _pause(self, seconds: float) -> None:
+        """Hold the whole key for a 429's Retry-After, and say so."""
+        logger.info(
+            "texin key %s: paused %.1fs by the server's 429 (Retry-After)",
+            self._key_id,
+            seconds,
+            extra={"texin_key_id": self._key_id, "texin_wait": seconds},
+        )
+        await self._limiter.pause(self._key_id, seconds)
 
     def _sms_payload(self, recipient: str, message: str, sender_id: str | None) -> dict[str, Any]:
         """The checked body of a send_sms (without the key).
@@ -399,6 +409,7 @@ class TexinClient:
         lookahead: int | None = None,
         progress: BatchProgress | None = None,
         cost_per_unit: Decimal = COST_PER_UNIT,
+        priority: Priority = Priority.BULK,
     ) -> BatchReport:
         """Send many messages under the key's budget; one :class:`Outcome` per item.
 
@@ -433,6 +444,8 @@ class TexinClient:
             lookahead: Items held back to coalesce; default ``max(1000, 10 * chunk_size)``.
             progress: A :class:`BatchProgress` to update live (for a progress bar).
             cost_per_unit: Price of one SMS unit, for the report's cost.
+            priority: The batch's traffic class on the key's budget: BULK by default, so
+                interactive sends (a login code) go first and a reserve stays theirs.
 
         Raises:
             JournalMismatchError: The items differ from the ones the journal recorded.
@@ -459,6 +472,7 @@ class TexinClient:
             lookahead=lookahead,
             progress=progress,
             cost_per_unit=cost_per_unit,
+            priority=priority,
         )
         return await _send_batch(self, items, options)
 
@@ -477,6 +491,7 @@ class TexinClient:
         lookahead: int | None = None,
         progress: BatchProgress | None = None,
         cost_per_unit: Decimal = COST_PER_UNIT,
+        priority: Priority = Priority.BULK,
     ) -> AsyncGenerator[Outcome, None]:
         """Like :meth:`send_batch`, but yield each :class:`Outcome` as it settles.
 
@@ -503,6 +518,7 @@ class TexinClient:
             lookahead=lookahead,
             progress=progress,
             cost_per_unit=cost_per_unit,
+            priority=priority,
         )
         return _iter_batch(self, items, options)
 
@@ -592,3 +608,32 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class _Slot:
+    """The limiter's slot for one attempt: a limiter's own failure means nothing was sent,
+    and the slot is given back whatever happens, even to a cancelled caller."""
+
+    __slots__ = ("_endpoint", "_held")
+
+    def __init__(self, client: TexinClient, endpoint: Endpoint[Any], priority: Priority) -> None:
+        self._endpoint = endpoint
+        self._held = client._limiter.slot(client._key_id, priority)
+
+    async def __aenter__(self) -> None:
+        try:
+            await self._held.__aenter__()
+        except TexinError:
+            raise
+        except Exception as exc:
+            name = self._endpoint.name
+            raise LimiterUnavailableError(
+                f"{name}: the rate limiter failed ({type(exc).__name__}: {exc}); nothing was sent",
+                endpoint=name,
+            ) from exc
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        with anyio.CancelScope(shield=True):  # a held slot must never leak
+            await self._held.__aexit__(exc_type, exc, tb)  # type: ignore[arg-type]

@@ -1,40 +1,38 @@
 """A rate limiter shared through Redis: one API key's budget across processes and hosts.
 
 Four workers with in-process limiters send four times the key's budget; the provider rejects
-the excess. :class:`RedisRateLimiter` keeps the same sliding-window log as
-:class:`~texin_async.LocalRateLimiter` (a burst of ``max_rate``, then never more than
-``max_rate`` requests in flight or answered within ``time_period * (1 + margin)``), in a
-Redis sorted set whose scores say when each slot frees: a held slot frees at the end of a
-lease (so a crashed process cannot hold the budget for ever), a released one a slot lifetime
-after its answer. Lua scripts check and record atomically on Redis's own clock (``TIME``),
-so concurrent workers never overshoot and skewed host clocks do not matter. When the window
-is full the script returns how long until a slot can free: exact for an answered slot, and
-one lifetime for a slot still in flight (it cannot free sooner). A waiter sleeps that long
-plus a little jitter, but never longer than ``poll_max`` (default 1 s) before asking again,
-so while a window stays full each process asks Redis about once a second per key (only the
-first of its waiters asks). The cap is there because the wait is a lower bound only if every
-process uses the same :class:`RateLimit` and nothing else edits the keys: a process with a
-shorter window, or a deleted key, frees slots sooner, and the cap bounds the oversleep. Raise
-``poll_max`` to ask less often. A 429's pause lives in a second key holding the Redis time
-until which the key is held; a pause only ever extends.
+the excess. :class:`RedisRateLimiter` applies the same rules as the in-process limiter
+(:mod:`texin_async._lane`: the sliding window, the interactive reserve, class order, pacing,
+the starvation guard, late counts) in Lua scripts that check and record atomically on
+Redis's own clock (``TIME``), so concurrent workers never overshoot and skewed host clocks
+do not matter.
+
+The window is a sorted set whose scores say when each slot frees: a slot in flight at the
+end of a lease (so a crashed process cannot hold the budget for ever), an answered one a
+slot lifetime after its answer, an unanswered one two. A hash per key holds the pacing state
+and, per class, until when some process has a request of that class waiting: a lower class
+yields while a higher one waits elsewhere (unless it has itself waited a whole window).
+Within a process, waiters of one key queue by class and arrival, and only the first of them
+asks Redis. When the window is full the script returns how long until a slot can free; a
+waiter sleeps that long plus a little jitter, but never longer than ``poll_max`` (default
+1 s) before asking again, so while a window stays full each process asks Redis about once a
+second per key. A 429's pause lives in a third key holding the Redis time until which the
+key is held; a pause only ever extends.
 
 Every script call has a deadline of a few seconds, whatever the client's socket timeout: a
 Redis that accepts connections but never answers counts as unavailable, as a refused
-connection does, rather than hanging the request (acquire's call is shielded from
-cancellation, so an outer timeout alone could not stop it).
+connection does, rather than hanging the request.
 
 Why scripts of our own rather than ``limits`` or ``pyrate-limiter``: both time-stamp
-entries with the caller's clock (``limits``'s moving window passes ``time.time()`` in;
-pyrate-limiter's RedisBucket deliberately avoids ``TIME``), so hosts with skewed clocks
-disagree about the window; neither returns the wait (``limits`` answers yes/no, so waiting
-means polling), holds a slot until the answer, or shares a pause; and ``limits``'s own
-sliding window is an approximation, not a strict log. The scripts are short and need
-Redis >= 5 (effects replication, for ``TIME`` before writes).
+entries with the caller's clock, so hosts with skewed clocks disagree about the window;
+neither returns the wait, holds a slot until the answer, shares a pause, or knows traffic
+classes; and ``limits``'s sliding window is an approximation, not a strict log. The scripts
+need Redis >= 5 (effects replication, for ``TIME`` before writes).
 
-Redis keys are ``{prefix}{<hash>}:window`` and ``{prefix}{<hash>}:pause``, where ``<hash>``
-is a SHA-256 of the client's ``key_id`` (itself a hash of the API key): neither the key nor
-its id appears in Redis. The braces are a cluster hash tag, so both keys share a slot. Each
-write sets a TTL just past the last slot or pause it holds, so idle keys vanish.
+Redis keys are ``{prefix}{<hash>}:window``, ``:state`` and ``:pause``, where ``<hash>`` is a
+SHA-256 of the client's ``key_id`` (itself a hash of the API key): neither the key nor its
+id appears in Redis. The braces are a cluster hash tag, so the keys share a slot. Each write
+sets a TTL just past the last slot or pause it holds, so idle keys vanish.
 
 redis-py is imported when a limiter is made, not with this module, so ``import texin_async``
 works without the ``redis`` extra.
@@ -42,7 +40,6 @@ works without the ``redis`` extra.
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import itertools
 import logging
@@ -50,17 +47,19 @@ import math
 import os
 import random
 import secrets
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
-from anyio.lowlevel import RunVar
 
 from ._config import DEFAULT_RATE_LIMIT, RateLimit
 from ._exceptions import LimiterUnavailableError
-from ._ratelimit import LocalRateLimiter
+from ._lane import Ending, Lane, Priority, sustained_seconds
+from ._ratelimit import LimiterPlan, LocalRateLimiter, _Wake, ending_of, note_wait
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -69,11 +68,12 @@ __all__ = ["RedisRateLimiter"]
 
 logger = logging.getLogger("texin_async")
 
-# KEYS: window (sorted set: member -> µs when its slot frees), pause (µs until which to wait).
-# ARGV: max_rate, slot lifetime µs, lease µs, TTL ms, a member unique to this slot.
-# Returns 0 when the member now holds a slot, else the µs until one may free. Times stay
-# integers below 2^53 (exact in Lua's doubles) and reach strings only through redis.call
-# (17 digits), never tostring (14).
+# KEYS: window (member -> µs when its slot frees), pause (µs until which to wait), state (hash).
+# ARGV: max_rate, slot lifetime µs, lease µs, TTL ms, a member unique to this slot, the
+# request's class (0 interactive, 1 bulk, 2 background), the class it is served as (0 once
+# it has waited a window), reserved slots, pacing interval µs, waiting-flag life µs.
+# Returns 0 when the member now holds a slot, else the µs until it may ask again. Times stay
+# integers below 2^53 (exact in Lua's doubles) and reach strings only through redis.call.
 _ACQUIRE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -81,24 +81,64 @@ local paused = tonumber(redis.call('GET', KEYS[2]) or 0)
 if paused > now then
   return paused - now
 end
-local max_rate = tonumber(ARGV[1])
-local lifetime = tonumber(ARGV[2])
+local max_rate, lifetime = tonumber(ARGV[1]), tonumber(ARGV[2])
+local class, served = tonumber(ARGV[6]), tonumber(ARGV[7])
+local function waiting()
+  redis.call('HSET', KEYS[3], 'wait' .. served, now + tonumber(ARGV[10]))
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local count = redis.call('ZCARD', KEYS[1])
-if count >= max_rate then
-  local slot = redis.call('ZRANGE', KEYS[1], count - max_rate, count - max_rate, 'WITHSCORES')
-  return math.min(tonumber(slot[2]) - now, lifetime)
+local used = redis.call('ZCARD', KEYS[1])
+local cap = max_rate
+if served > 0 then
+  cap = max_rate - tonumber(ARGV[8])
+end
+if used >= cap then
+  local slot = redis.call('ZRANGE', KEYS[1], used - cap, used - cap, 'WITHSCORES')
+  local wait = math.max(1, math.min(tonumber(slot[2]) - now, lifetime))
+  if served > 0 then
+    local paced_until = tonumber(redis.call('HGET', KEYS[3], 'paced_until') or 0)
+    redis.call('HSET', KEYS[3], 'paced_until', math.max(paced_until, now + wait + lifetime))
+  end
+  waiting()
+  return wait
+end
+local paced_until = tonumber(redis.call('HGET', KEYS[3], 'paced_until') or 0)
+if served > 0 then
+  for higher = 0, served - 1 do
+    if tonumber(redis.call('HGET', KEYS[3], 'wait' .. higher) or 0) > now then
+      waiting()
+      return tonumber(ARGV[9])
+    end
+  end
+  local pace_next = tonumber(redis.call('HGET', KEYS[3], 'pace_next') or 0)
+  if now < paced_until and now < pace_next then
+    waiting()
+    return pace_next - now
+  end
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if class > 0 then
+  redis.call('HSET', KEYS[3], 'pace_next', now + tonumber(ARGV[9]))
+end
+if class == 0 or now < paced_until then
+  redis.call('HSET', KEYS[3], 'paced_until', math.max(paced_until, now + lifetime))
+end
+redis.call('HDEL', KEYS[3], 'wait' .. served)
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return 0
 """
 
-# KEYS: window. ARGV: slot lifetime µs, TTL ms, the member. Its slot frees a lifetime from
-# now (re-added if its lease ran out: the request did happen).
+# KEYS: window. ARGV: µs the slot still counts from now (0: not at all), TTL ms, the member.
+# Re-added if its lease ran out: the request did happen.
 _RELEASE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if tonumber(ARGV[1]) == 0 then
+  redis.call('ZREM', KEYS[1], ARGV[3])
+  return 0
+end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 0
@@ -115,6 +155,25 @@ if wanted > current then
   return wanted - now
 end
 return current - now
+"""
+
+# KEYS: window, pause, state. Returns {µs paused, slots counted, 1 if paced}.
+_STATUS_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local paused = tonumber(redis.call('GET', KEYS[2]) or 0)
+local counted = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+local paced_until = tonumber(redis.call('HGET', KEYS[3], 'paced_until') or 0)
+return {math.max(0, paused - now), counted, now < paced_until and 1 or 0}
+"""
+
+# KEYS: window. ARGV: TTL ms, then pairs of (member, wall-clock µs until which it counts).
+_REMEMBER_LUA = """
+for i = 2, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 0
 """
 
 _MICRO = 1_000_000
@@ -137,13 +196,13 @@ _T = TypeVar("_T")
 
 
 class RedisRateLimiter:
-    """A :class:`RateLimiter` whose budget and 429 pauses are shared through Redis.
+    """A :class:`RateLimiter` whose budget, classes, pacing and 429 pauses are shared
+    through Redis.
 
     Give every process and host that uses one API key a limiter on the same Redis (and
-    prefix): together they keep at most ``rate_limit.max_rate`` requests in any window.
-    Within a process, waiters of one key queue first come, first served, and one of them at
-    a time asks Redis. A slot a process took and never released (it crashed) frees after a
-    two-minute lease.
+    prefix): together they keep at most ``rate_limit.max_rate`` requests in any window,
+    serve interactive requests first, and pace campaigns. A slot a process took and never
+    released (it crashed) frees after a two-minute lease.
 
     Args:
         redis: A ``redis.asyncio.Redis`` you own, or a URL (``"redis://host:6379/0"``) for
@@ -152,7 +211,7 @@ class RedisRateLimiter:
         prefix: Start of every Redis key; change it to separate deployments.
         fail_open: When Redis fails, limit each process on its own (logging a warning)
             instead of raising :class:`LimiterUnavailableError`; Redis is tried again
-            after 30 s.
+            after 30 s. A slot is always given back to the limiter that granted it.
         poll_max: Longest single sleep before asking Redis again, in seconds: while a
             key's window is full, each process asks Redis about this often.
 
@@ -167,19 +226,17 @@ class RedisRateLimiter:
     """
 
     __slots__ = (
-        "_acquire_script",
         "_counter",
         "_degraded",
-        "_held",
         "_keys",
         "_local",
         "_local_until",
-        "_locks",
+        "_lock",
         "_owns_redis",
-        "_pause_script",
+        "_queues",
         "_redis",
         "_redis_error",
-        "_release_script",
+        "_scripts",
         "_token",
         "fail_open",
         "poll_max",
@@ -216,17 +273,24 @@ class RedisRateLimiter:
             else redis
         )
         self._redis_error: type[Exception] = RedisError
-        self._acquire_script = self._redis.register_script(_ACQUIRE_LUA)
-        self._release_script = self._redis.register_script(_RELEASE_LUA)
-        self._pause_script = self._redis.register_script(_PAUSE_LUA)
+        self._scripts = {
+            name: self._redis.register_script(source)
+            for name, source in (
+                ("acquire", _ACQUIRE_LUA),
+                ("release", _RELEASE_LUA),
+                ("pause", _PAUSE_LUA),
+                ("status", _STATUS_LUA),
+                ("remember", _REMEMBER_LUA),
+            )
+        }
         self.rate_limit = rate_limit
         self.prefix = prefix
         self.fail_open = fail_open
         self.poll_max = poll_max
         self._keys: dict[str, list[str]] = {}
-        # Per key, the slots this limiter holds: a Redis member, or None for a local slot.
-        self._held: dict[str, collections.deque[str | None]] = {}
-        self._locks: RunVar[dict[str, anyio.Lock]] = RunVar("texin_async.redis_locks")
+        # Per key, this process's waiters in order (the lane's queue only; Redis counts).
+        self._queues: dict[str, Lane[_Wake]] = {}
+        self._lock = threading.Lock()  # the queues, used from any thread or event loop
         self._token = secrets.token_hex(6)
         self._counter = itertools.count()
         self._local = LocalRateLimiter(rate_limit)
@@ -235,35 +299,15 @@ class RedisRateLimiter:
 
     # -- RateLimiter ---------------------------------------------------------------------
 
-    async def acquire(self, key_id: str) -> None:
-        """Wait until ``key_id`` may send one request, and hold a slot for it in Redis.
+    def slot(
+        self, key_id: str, priority: Priority = Priority.INTERACTIVE
+    ) -> AbstractAsyncContextManager[None]:
+        """Hold a slot of ``key_id`` in Redis (or, failing open, in process) for the block.
 
         Raises:
             LimiterUnavailableError: Redis failed and ``fail_open`` is off.
         """
-        slot = await self._shared_or_local(
-            lambda: self._acquire_shared(key_id), lambda: self._acquire_local(key_id)
-        )
-        self._held.setdefault(key_id, collections.deque()).append(slot)
-
-    async def release(self, key_id: str) -> None:
-        """The request holding a slot of ``key_id`` is over: the slot ages from now.
-
-        Never raises: if Redis fails here, the slot stays taken until its lease ends.
-        """
-        held = self._held.get(key_id)
-        if not held:
-            return
-        member = held.popleft()
-        if member is None:
-            await self._local.release(key_id)
-            return
-        window = self._keys_for(key_id)[0]
-        args = (self._lifetime_us, self._ttl_ms, member)
-        try:
-            await self._run(self._release_script(keys=[window], args=args), shield=True)
-        except LimiterUnavailableError as exc:
-            logger.warning("texin shared rate limiter: %s; a slot stays taken", exc.message)
+        return _RedisSlot(self, key_id, Priority(priority))
 
     async def pause(self, key_id: str, seconds: float) -> None:
         """Hold ``key_id`` in every process for ``seconds`` from now (never shortens a pause).
@@ -276,6 +320,33 @@ class RedisRateLimiter:
         await self._shared_or_local(
             lambda: self._pause_shared(key_id, seconds), lambda: self._local.pause(key_id, seconds)
         )
+
+    async def plan(
+        self, key_id: str, requests: int, priority: Priority = Priority.BULK
+    ) -> LimiterPlan:
+        """How long ``requests`` more of ``priority`` would take, from Redis's view of the key."""
+        try:
+            paused_us, counted, paced = await self._run(
+                self._scripts["status"](keys=self._keys_for(key_id))
+            )
+        except LimiterUnavailableError:
+            return await self._local.plan(key_id, requests, priority)
+        with self._lock:
+            queue = self._queues.get(key_id)
+            ahead = queue.ahead_of(priority, time.monotonic()) if queue else 0
+        needed = requests + ahead
+        seconds = sustained_seconds(self.rate_limit, priority, int(counted), needed, bool(paced))
+        paused_for = int(paused_us) / _MICRO
+        return LimiterPlan(paused_for + seconds, paused_for, ahead)
+
+    async def remember(self, key_id: str, counted_until: Sequence[float]) -> None:
+        """Count a previous run's requests in Redis until those wall-clock times."""
+        pairs = []
+        for index, until in enumerate(counted_until):
+            pairs += [f"r.{until:.6f}.{index}", str(math.ceil(until * _MICRO))]
+        if pairs:
+            window = self._keys_for(key_id)[0]
+            await self._run(self._scripts["remember"](keys=[window], args=[self._ttl_ms, *pairs]))
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -311,43 +382,90 @@ class RedisRateLimiter:
     @property
     def _ttl_ms(self) -> int:
         """Longer than any slot in the window lives: idle windows vanish, live ones never."""
-        return math.ceil(max(_LEASE, self.rate_limit.slot_lifetime) * 1000) + 1000
+        longest = max(_LEASE, 2 * self.rate_limit.slot_lifetime)
+        return math.ceil(longest * 1000) + 1000
 
     def _keys_for(self, key_id: str) -> list[str]:
-        """The window and pause keys of ``key_id``: a hash of it, never the id itself."""
+        """The window, pause and state keys of ``key_id``: a hash of it, never the id."""
         try:
             return self._keys[key_id]
         except KeyError:
             digest = hashlib.sha256(b"texin_async.ratelimit\0" + key_id.encode()).hexdigest()
             base = f"{self.prefix}{{{digest[:32]}}}"
-            keys = self._keys[key_id] = [f"{base}:window", f"{base}:pause"]
+            keys = self._keys[key_id] = [f"{base}:window", f"{base}:pause", f"{base}:state"]
             return keys
 
-    async def _acquire_shared(self, key_id: str) -> str:
-        """Wait for a slot in Redis; return the member that holds it."""
-        keys = self._keys_for(key_id)
-        lease = math.ceil(_LEASE * _MICRO)
-        # Holding the lock while sleeping queues this process's waiters in order, so one
-        # of them at a time asks Redis: no herd of tasks polling for the same slot.
-        async with self._lock(key_id):
+    async def _acquire_shared(self, key_id: str, priority: Priority) -> str:
+        """Wait, first in this process's queue for the key, then for Redis; return the member."""
+        with self._lock:
+            queue = self._queues.get(key_id)
+            if queue is None:
+                queue = self._queues[key_id] = Lane(self.rate_limit)
+            waiter = queue.enqueue(priority, time.monotonic(), _Wake())
+        try:
             while True:
+                with self._lock:
+                    now = time.monotonic()
+                    first = queue.head(now) is waiter
+                    served = queue.class_of(priority, waiter.arrived, now)
+                    if not first:
+                        waiter.token.arm()
+                if not first:
+                    await waiter.token.sleep(None, None)
+                    continue
                 member = f"{os.getpid():x}.{self._token}.{next(self._counter)}"
-                args = (self.rate_limit.max_rate, self._lifetime_us, lease, self._ttl_ms, member)
-                # Shielded: a slot Redis granted must reach the caller, who releases it. If
-                # the deadline cuts the call short, a slot it took frees when its lease ends.
-                wait = await self._run(self._acquire_script(keys=keys, args=args), shield=True)
+                wait = await self._ask(key_id, member, priority, served)
                 if wait <= 0:
                     return member
+                with self._lock:
+                    note_wait(
+                        key_id, queue, time.monotonic(), priority, wait / _MICRO, self.rate_limit
+                    )
                 await anyio.sleep(min(wait / _MICRO, self.poll_max) + random.uniform(0, _JITTER))
+        finally:
+            with self._lock:
+                queue.waiters.remove(waiter)
+                if (after := queue.head(time.monotonic())) is not None:
+                    after.token.set()
+                elif self._queues.get(key_id) is queue:
+                    del self._queues[key_id]
 
-    async def _acquire_local(self, key_id: str) -> None:
-        await self._local.acquire(key_id)
+    async def _ask(self, key_id: str, member: str, priority: Priority, served: Priority) -> int:
+        """One acquire script call: 0 if ``member`` now holds a slot, else µs to wait."""
+        limit = self.rate_limit
+        args = (
+            limit.max_rate,
+            self._lifetime_us,
+            math.ceil(_LEASE * _MICRO),
+            self._ttl_ms,
+            member,
+            int(priority),
+            int(served),
+            limit.reserved,
+            math.ceil(limit.interval * _MICRO),
+            math.ceil(2 * self.poll_max * _MICRO),  # a waiter re-flags each time it asks
+        )
+        # Shielded: a slot Redis granted must reach the caller, who releases it. If the
+        # deadline cuts the call short, a slot it took frees when its lease ends.
+        script = self._scripts["acquire"]
+        return int(await self._run(script(keys=self._keys_for(key_id), args=args), shield=True))
+
+    async def _release_shared(self, key_id: str, member: str, ending: Ending) -> None:
+        """Give ``member``'s slot back; never raises (a failure leaves it to its lease)."""
+        counts = {Ending.ANSWERED: 1, Ending.UNANSWERED: 2, Ending.NOT_SENT: 0}[ending]
+        args = (counts * self._lifetime_us, self._ttl_ms, member)
+        window = self._keys_for(key_id)[0]
+        try:
+            await self._run(self._scripts["release"](keys=[window], args=args), shield=True)
+        except LimiterUnavailableError as exc:
+            logger.warning("texin shared rate limiter: %s; a slot stays taken", exc.message)
 
     async def _pause_shared(self, key_id: str, seconds: float) -> None:
         pause_key = self._keys_for(key_id)[1]
-        await self._run(self._pause_script(keys=[pause_key], args=[math.ceil(seconds * _MICRO)]))
+        script = self._scripts["pause"]
+        await self._run(script(keys=[pause_key], args=[math.ceil(seconds * _MICRO)]))
 
-    async def _run(self, call: Awaitable[Any], *, shield: bool = False) -> int:
+    async def _run(self, call: Awaitable[Any], *, shield: bool = False) -> Any:
         """Await one script call for at most ``_CALL_DEADLINE`` seconds.
 
         A Redis error, or no answer by the deadline, becomes LimiterUnavailableError.
@@ -356,31 +474,20 @@ class RedisRateLimiter:
         deadline = anyio.current_time() + _CALL_DEADLINE
         with anyio.CancelScope(shield=shield, deadline=deadline):
             try:
-                return int(await call)
+                return await call
             except self._redis_error as exc:
                 raise _unavailable(f"{type(exc).__name__}: {exc}") from exc
         # Only our own deadline ends the scope without a return or an exception.
         raise _unavailable(f"no answer within {_CALL_DEADLINE:g}s")
 
-    async def _shared_or_local(
-        self, shared: Callable[[], Awaitable[_T]], local: Callable[[], Awaitable[_T]]
-    ) -> _T:
-        """Run ``shared``; with ``fail_open``, run ``local`` instead while Redis is failing."""
-        if time.monotonic() >= self._local_until:
-            try:
-                result = await shared()
-            except LimiterUnavailableError as exc:
-                if not self.fail_open:
-                    raise
-                self._fall_back(exc)
-            else:
-                if self._degraded:
-                    self._degraded = False
-                    logger.info("texin shared rate limiter: Redis is back, limits are shared again")
-                return result
-        return await local()
+    def _use_redis(self) -> bool:
+        """Whether to try Redis now (not failing open, or the recheck time has come)."""
+        return time.monotonic() >= self._local_until
 
     def _fall_back(self, exc: LimiterUnavailableError) -> None:
+        """Fail open: note it, warn once, and use the in-process limiter for a while."""
+        if not self.fail_open:
+            raise exc
         self._local_until = time.monotonic() + _RECHECK_AFTER
         if not self._degraded:
             self._degraded = True
@@ -392,18 +499,55 @@ class RedisRateLimiter:
                 _RECHECK_AFTER,
             )
 
-    def _lock(self, key_id: str) -> anyio.Lock:
-        """The in-process queue of ``key_id``'s waiters in the running event loop."""
-        try:
-            locks = self._locks.get()
-        except LookupError:
-            locks = {}
-            self._locks.set(locks)
-        try:
-            return locks[key_id]
-        except KeyError:
-            lock = locks[key_id] = anyio.Lock()
-            return lock
+    def _recovered(self) -> None:
+        if self._degraded:
+            self._degraded = False
+            logger.info("texin shared rate limiter: Redis is back, limits are shared again")
+
+    async def _shared_or_local(
+        self, shared: Callable[[], Awaitable[_T]], local: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """Run ``shared``; with ``fail_open``, run ``local`` instead while Redis is failing."""
+        if self._use_redis():
+            try:
+                result = await shared()
+            except LimiterUnavailableError as exc:
+                self._fall_back(exc)
+            else:
+                self._recovered()
+                return result
+        return await local()
+
+
+class _RedisSlot:
+    """One request's slot: held in Redis, or (failing open) in process, and given back to
+    the limiter that granted it."""
+
+    __slots__ = ("_key_id", "_limiter", "_local", "_member", "_priority")
+
+    def __init__(self, limiter: RedisRateLimiter, key_id: str, priority: Priority) -> None:
+        self._limiter, self._key_id, self._priority = limiter, key_id, priority
+        self._member: str | None = None
+        self._local: AbstractAsyncContextManager[None] | None = None
+
+    async def __aenter__(self) -> None:
+        limiter = self._limiter
+        if limiter._use_redis():
+            try:
+                self._member = await limiter._acquire_shared(self._key_id, self._priority)
+            except LimiterUnavailableError as exc:
+                limiter._fall_back(exc)
+            else:
+                limiter._recovered()
+                return
+        self._local = limiter._local.slot(self._key_id, self._priority)
+        await self._local.__aenter__()
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if self._member is not None:
+            await self._limiter._release_shared(self._key_id, self._member, ending_of(exc))
+        elif self._local is not None:
+            await self._local.__aexit__(type(exc) if exc else None, exc, None)
 
 
 def _unavailable(why: str) -> LimiterUnavailableError:

@@ -498,11 +498,17 @@ async def test_on_outcome_and_progress_count_every_item(client: TexinClient) -> 
 
 
 async def test_progress_total_is_unknown_for_a_generator(client: TexinClient) -> None:
-    """Without len(), total and eta stay None."""
+    """Without len() (or expected_items), total and eta are None until the batch ends."""
     progress = BatchProgress()
-    await client.send_batch(((n, "x") for n in numbers(3)), progress=progress)
+    etas: list[float | None] = []
+    await client.send_batch(
+        ((n, "x") for n in numbers(3)),
+        progress=progress,
+        on_outcome=lambda _: etas.append(progress.eta),
+    )
     assert progress.total is None
-    assert progress.eta is None
+    assert etas == [None] * 3
+    assert progress.eta == 0.0
     assert progress.done == 3
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from mock_api import FAST, client_for, error_body, html, json_answer
+from mock_api import FAST, HookLimiter, client_for, error_body, html, json_answer
 
 from texin_async import (
     APIConnectionError,
@@ -22,6 +22,7 @@ from texin_async import (
     Message,
     OutcomeStatus,
     OutcomeUnknownError,
+    Priority,
     RateLimit,
     ServerError,
 )
@@ -226,15 +227,9 @@ async def test_a_journal_write_failing_at_departure_loses_nothing(
     assert len(api.sent) == 4
 
 
-class BrokenLimiter:
-    async def acquire(self, key_id: str) -> None:
+class BrokenLimiter(HookLimiter):
+    async def acquire(self, key_id: str, priority: Priority) -> None:
         raise RuntimeError("limiter bug")
-
-    async def release(self, key_id: str) -> None:
-        pass
-
-    async def pause(self, key_id: str, seconds: float) -> None:
-        pass
 
 
 async def test_a_limiter_that_raises_fails_items_that_a_rerun_sends(journal: Path) -> None:

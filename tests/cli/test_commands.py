@@ -287,3 +287,13 @@ def test_demo_json(texin: Texin) -> None:
     assert report["invalid"] > 0
     assert report["failed"] > 0
     assert report["sent"] + report["invalid"] + report["failed"] == 300
+
+
+def test_a_command_waiting_for_the_budget_says_so(texin: Texin) -> None:
+    """Right after the key's budget is spent, `texin balance` says it waits, and how long,
+    instead of a silent pause."""
+    assert texin("--rate-limit", "1/1.5", "balance").code == 0
+    run = texin("--rate-limit", "1/1.5", "balance")
+    assert run.code == 0
+    assert "waits 1." in run.err
+    assert "for the rate limit (1 per 1.5s" in run.err

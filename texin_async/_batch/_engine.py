@@ -22,15 +22,16 @@ import inspect
 import logging
 from collections.abc import Collection
 from contextlib import aclosing
-from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from .._endpoints import SEND_BULK_SMS, SEND_SMS
-from .._exceptions import Fate, InsufficientBalanceError, TexinError
+from .._exceptions import InsufficientBalanceError, TexinError
+from .._lane import Ending, Priority
 from .._phone import try_normalize_recipient
+from .._ratelimit import ending_of
 from .._units import count_units
 from ._input import (
     LINGER,
@@ -68,13 +69,14 @@ from ._plan import Chunk, Item, Planner
 from ._progress import BatchProgress
 
 if TYPE_CHECKING:
-    from .._client import Departure, TexinClient
+    from .._client import TexinClient
 
 __all__ = ["Engine"]
 
 logger = logging.getLogger("texin_async")
 
 _RECORD_BATCH = 1000  # journal rows of locally settled items gathered into one transaction
+_PLAN_EVERY = 1.0  # seconds between two asks of the limiter for the ETA
 
 
 class Settled(NamedTuple):
@@ -128,14 +130,28 @@ class Engine:
                 await self.journal.aclose()
 
     async def _fan_out(self) -> None:
-        """The feeder and ``max_in_flight`` workers, joined by an unbuffered channel."""
+        """The feeder and ``max_in_flight`` workers, joined by an unbuffered channel, with
+        the ETA refreshed from the key's limiter beside them."""
         send, receive = anyio.create_memory_object_stream[Chunk](0)
         with self._cancel:
-            async with anyio.create_task_group() as tg:
-                for _ in range(self.options.max_in_flight):
-                    tg.start_soon(self._work, receive.clone())
-                receive.close()
-                tg.start_soon(self._feed, send)
+            async with anyio.create_task_group() as planning:
+                planning.start_soon(self._keep_planning)
+                async with anyio.create_task_group() as tg:
+                    for _ in range(self.options.max_in_flight):
+                        tg.start_soon(self._work, receive.clone())
+                    receive.close()
+                    tg.start_soon(self._feed, send)
+                planning.cancel_scope.cancel()
+
+    async def _keep_planning(self) -> None:
+        """Ask the key's limiter every second how long the requests left will take."""
+        limiter, key_id, progress = self.client._limiter, self.client.key_id, self.progress
+        while True:
+            left = progress.requests_left()
+            if left is not None:
+                plan = await limiter.plan(key_id, left, self.options.priority)
+                progress.plan(plan.seconds, plan.paused_for)
+            await anyio.sleep(_PLAN_EVERY)
 
     # -- triage ----------------------------------------------------------------------------
 
@@ -196,7 +212,9 @@ class Engine:
     async def _check_balance(self, units: int) -> None:
         """Refuse to start if the balance cannot cover ``units``."""
         self._balance_checked = True
-        balance = (await self.client.get_balance()).sms_balance
+        # One interactive request, from the reserve: it never pushes the campaign's sends
+        # into another window.
+        balance = (await self.client.get_balance(priority=Priority.INTERACTIVE)).sms_balance
         cost = units * self.options.cost_per_unit
         if balance is None:
             raise InsufficientBalanceError(
@@ -266,7 +284,7 @@ class Engine:
             if len(self._records) >= _RECORD_BATCH:
                 records, self._records = self._records, []
                 await journal.record(records)
-        await self._emit(settled.outcome, resumed=settled.resumed)
+        await self._emit(settled.outcome, resumed=settled.resumed, local=True)
 
     async def _drain(self, chunks: ObjectSendStream[Chunk]) -> None:
         """Send everything the planner holds."""
@@ -301,17 +319,19 @@ class Engine:
 
     async def _run_chunk(self, chunk: Chunk) -> list[Outcome]:
         """Send the chunk, journaled in flight as it departs; record the answer."""
+        progress = self.progress
+        progress.dispatch(len(chunk.items))
         if self.options.dry_run:
-            self.progress.requests += 1
+            progress.settle(departed=False)
             units = count_units(chunk.text)
             return [outcome_of(item, OutcomeStatus.PLANNED, units=units) for item in chunk.items]
-        self.progress.requests += 1
-        self.progress.in_flight += 1
+        departure = _Departure(chunk, self.journal, progress)
         try:
-            outcomes, not_sent = await self._send(chunk, self._departure(chunk))
+            outcomes, ending = await self._send(chunk, departure)
         finally:
-            self.progress.in_flight -= 1
+            progress.settle(departed=departure.left)
         if self.journal is not None:
+            not_sent = ending is Ending.NOT_SENT
             with anyio.CancelScope(shield=True):  # an answer in hand is always recorded
                 fps = [item.fp for item in chunk.items]
                 pairs = zip(outcomes, fps, strict=True)
@@ -320,52 +340,68 @@ class Engine:
                 await self.journal.record([*chunk.records, *rows])
         return outcomes
 
-    def _departure(self, chunk: Chunk) -> Departure | None:
-        """Journal the chunk's items in flight as the request leaves (on each attempt).
-
-        Only then: items still waiting for the key's budget at a crash have no row, so the
-        next run simply sends them. A failed write stops the request: nothing was sent.
-        """
-        if self.journal is None:
-            return None
-        in_flight = [
-            JournalRow(item.index, item.fp, ItemState.IN_FLIGHT, item.normalized)
-            for item in chunk.items
-        ]
-        return partial(self.journal.record, [*chunk.records, *in_flight])
-
-    async def _send(self, chunk: Chunk, departure: Departure | None) -> tuple[list[Outcome], bool]:
+    async def _send(self, chunk: Chunk, departure: _Departure) -> tuple[list[Outcome], Ending]:
         """One request for the chunk; every error becomes the items' outcomes.
 
-        Also says whether the request surely never left or reached the API (``not_sent``):
-        the journal then lets a re-run send the items again.
+        Also says how the request ended: a NOT_SENT one never left or never reached the
+        API, so the journal lets a re-run send its items again.
         """
         items, client, estimate = chunk.items, self.client, count_units(chunk.text)
+        priority = self.options.priority
         try:
             if len(items) == 1:
                 payload = client._sms_payload(items[0].normalized, chunk.text, chunk.sender_id)
-                result = await client._request(SEND_SMS, payload, departure=departure)
-                return [sent_outcome(items[0], result, estimate)], False
+                result = await client._request(
+                    SEND_SMS, payload, priority=priority, departure=departure
+                )
+                return [sent_outcome(items[0], result, estimate)], Ending.ANSWERED
             numbers = [item.normalized for item in items]
             payload = client._bulk_payload(numbers, chunk.text, chunk.sender_id)
-            bulk = await client._request(SEND_BULK_SMS, payload, departure=departure)
+            bulk = await client._request(
+                SEND_BULK_SMS, payload, priority=priority, departure=departure
+            )
         except Exception as exc:
             if not isinstance(exc, TexinError):
                 logger.exception("texin batch: unexpected error from a send")
-            not_sent = isinstance(exc, TexinError) and exc.fate is Fate.NOT_SENT
             status = status_for(exc)
-            return [outcome_of(item, status, error=short(exc)) for item in items], not_sent
-        return bulk_outcomes(items, bulk, estimate), False
+            return [outcome_of(item, status, error=short(exc)) for item in items], ending_of(exc)
+        return bulk_outcomes(items, bulk, estimate), Ending.ANSWERED
 
-    async def _emit(self, outcome: Outcome, *, resumed: bool = False) -> None:
+    async def _emit(self, outcome: Outcome, *, resumed: bool = False, local: bool = False) -> None:
         """Count one settled outcome, then tell the callback and the iter_batch consumer."""
-        self.progress.add(outcome, resumed=resumed)
+        self.progress.add(outcome, resumed=resumed, local=local)
         if self.options.on_outcome is not None:
             result = self.options.on_outcome(outcome)
             if inspect.isawaitable(result):
                 await result
         if self.sink is not None:
             await self.sink.send(outcome)
+
+
+class _Departure:
+    """The step run as a chunk's request leaves (on each attempt): its items are journaled
+    in flight, and progress counts the request in flight rather than waiting.
+
+    Only then: items still waiting for the key's budget at a crash have no row, so the next
+    run simply sends them. A failed write stops the request: nothing was sent.
+    """
+
+    __slots__ = ("_progress", "_rows", "journal", "left")
+
+    def __init__(self, chunk: Chunk, journal: Journal | None, progress: BatchProgress) -> None:
+        self.journal, self._progress, self.left = journal, progress, False
+        in_flight = [
+            JournalRow(item.index, item.fp, ItemState.IN_FLIGHT, item.normalized)
+            for item in chunk.items
+        ]
+        self._rows = [*chunk.records, *in_flight] if journal is not None else []
+
+    async def __call__(self) -> None:
+        if self.journal is not None:
+            await self.journal.record(self._rows)
+        if not self.left:
+            self.left = True
+            self._progress.depart()
 
 
 def _invalid(

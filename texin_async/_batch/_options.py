@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .._exceptions import InvalidRequestError
+from .._lane import Priority
 from .._units import COST_PER_UNIT
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class BatchOptions:
     lookahead: int | None = None
     progress: BatchProgress | None = None
     cost_per_unit: Decimal = COST_PER_UNIT
+    priority: Priority = Priority.BULK
 
     def __post_init__(self) -> None:
         for name in ("chunk_size", "max_in_flight"):
@@ -45,6 +47,8 @@ class BatchOptions:
                 f"lookahead ({self.lookahead}) must be >= chunk_size ({self.chunk_size}): "
                 "a bulk request can only group items the batch has read"
             )
+        if not isinstance(self.priority, Priority):
+            raise InvalidRequestError(f"priority must be a Priority, got {self.priority!r}")
         if self.dry_run and self.check_balance:
             raise InvalidRequestError(
                 "dry_run makes no HTTP request, so it cannot check the balance: run the dry "

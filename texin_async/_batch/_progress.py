@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from decimal import Decimal
 
@@ -40,24 +41,34 @@ class BatchProgress:
     """Counts of a running batch, updated in place as outcomes settle.
 
     Pass one as ``progress=`` and read it from another task (a progress bar, a log line) at
-    any time; reads are plain attribute loads, so polling costs the batch nothing.
+    any time; reads are plain attribute loads, so polling costs the batch nothing. Requests
+    are counted apart while they wait for the key's budget (``waiting``) and once they
+    have left (``in_flight``); ``eta`` comes from the key's limiter: the requests left, the
+    budget, and what is queued ahead, refreshed every second, not from items per second.
 
     Example::
 
         progress = BatchProgress()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(show, progress)   # prints progress.done, .rate, .eta every second
+            tg.start_soon(show, progress)   # prints progress.done, .waiting, .eta every second
             report = await client.send_batch(rows, progress=progress)
     """
 
     __slots__ = (
+        "_dispatched",
         "_ended",
+        "_local",
+        "_plan_at",
+        "_plan_seconds",
         "_started",
         "cost_per_unit",
         "dry_run",
+        "expected_items",
+        "expected_requests",
         "failed",
         "in_flight",
         "invalid",
+        "paused_for",
         "planned",
         "requests",
         "resumed",
@@ -65,9 +76,17 @@ class BatchProgress:
         "total",
         "units",
         "unknown",
+        "waiting",
     )
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, expected_items: int | None = None, expected_requests: int | None = None
+    ) -> None:
+        #: What the caller knows ahead: the input's size (when ``items`` is a one-shot
+        #: iterator, e.g. a CSV it has counted) and the requests it will take. Used for the
+        #: ETA; kept across :meth:`start`.
+        self.expected_items = expected_items
+        self.expected_requests = expected_requests
         self._reset()
 
     def _reset(self) -> None:
@@ -76,12 +95,18 @@ class BatchProgress:
         self.sent = self.invalid = self.failed = self.unknown = self.planned = 0
         #: Outcomes reported from the journal rather than settled in this run.
         self.resumed = 0
-        #: Requests made (in a dry run: that would be made) and requests awaiting an answer.
-        self.requests = self.in_flight = 0
+        #: Requests made (in a dry run: that would be made), those waiting for the key's
+        #: budget, and those sent and awaiting an answer.
+        self.requests = self.waiting = self.in_flight = 0
+        #: Seconds the key stays paused by the server's 429, as of the last plan.
+        self.paused_for = 0.0
         self.units = 0
         self.dry_run = False
         self.cost_per_unit = COST_PER_UNIT
         self._started = self._ended = 0.0
+        self._dispatched = self._local = 0
+        self._plan_at = 0.0
+        self._plan_seconds: float | None = None
 
     def start(self, *, total: int | None, dry_run: bool, cost_per_unit: Decimal) -> None:
         """Reset every count and start the clock; the batch calls this as it begins."""
@@ -93,8 +118,8 @@ class BatchProgress:
         """Stop the clock; ``elapsed`` stays fixed from now on."""
         self._ended = time.monotonic()
 
-    def add(self, outcome: Outcome, *, resumed: bool = False) -> None:
-        """Count one settled outcome."""
+    def add(self, outcome: Outcome, *, resumed: bool = False, local: bool = False) -> None:
+        """Count one settled outcome (``local``: settled without a request)."""
         status = outcome.status
         if status is OutcomeStatus.SENT:
             self.sent += 1
@@ -109,6 +134,41 @@ class BatchProgress:
         else:
             self.unknown += 1
         self.resumed += resumed
+        self._local += local
+
+    def dispatch(self, items: int) -> None:
+        """One request for ``items`` items starts: it waits for the key's budget."""
+        self.requests += 1
+        self.waiting += 1
+        self._dispatched += items
+
+    def depart(self) -> None:
+        """A waiting request leaves."""
+        self.waiting -= 1
+        self.in_flight += 1
+
+    def settle(self, *, departed: bool) -> None:
+        """A request ended (its outcomes are added apart)."""
+        if departed:
+            self.in_flight -= 1
+        else:
+            self.waiting -= 1
+
+    def requests_left(self) -> int | None:
+        """Requests still to be granted: those waiting, plus the items not yet in one at
+        the average items per request so far (None without a total)."""
+        if self.expected_requests is not None:
+            return max(self.waiting, self.expected_requests - self.requests + self.waiting)
+        total = self.total if self.total is not None else self.expected_items
+        if total is None:
+            return None
+        left = max(0, total - self._local - self._dispatched)
+        per_request = self._dispatched / self.requests if self.requests else 1.0
+        return self.waiting + math.ceil(left / max(1.0, per_request))
+
+    def plan(self, seconds: float, paused_for: float) -> None:
+        """The limiter's plan for :meth:`requests_left`, as of now (the batch refreshes it)."""
+        self._plan_at, self._plan_seconds, self.paused_for = time.monotonic(), seconds, paused_for
 
     @property
     def done(self) -> int:
@@ -130,15 +190,13 @@ class BatchProgress:
 
     @property
     def eta(self) -> float | None:
-        """Seconds until done at the current rate; None without a total or a rate yet."""
-        return self.eta_for(self.total)
-
-    def eta_for(self, total: int | None) -> float | None:
-        """:attr:`eta` against a total known elsewhere (a CSV's line count, say)."""
-        rate = self.rate
-        if total is None or rate <= 0:
+        """Seconds until the last request can go, from the key's limiter; None when unknown
+        (no total for a one-shot input and no ``expected_items``), 0 once done."""
+        if self._ended:
+            return 0.0
+        if self._plan_seconds is None:
             return None
-        return max(0, total - self.done) / rate
+        return max(0.0, self._plan_seconds - (time.monotonic() - self._plan_at))
 
     @property
     def cost(self) -> Decimal:
@@ -167,5 +225,5 @@ class BatchProgress:
         return (
             f"<BatchProgress {self.done}/{total} sent={self.sent} invalid={self.invalid} "
             f"failed={self.failed} unknown={self.unknown} requests={self.requests} "
-            f"in_flight={self.in_flight}>"
+            f"waiting={self.waiting} in_flight={self.in_flight}>"
         )

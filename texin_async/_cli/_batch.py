@@ -20,6 +20,7 @@ import typer
 from .._batch import BatchProgress, BatchReport
 from .._client import TexinClient
 from .._exceptions import JournalMismatchError, TexinError
+from .._lane import Priority
 from ._common import (
     DebugOption,
     JsonOption,
@@ -221,7 +222,13 @@ async def _check_and_send(
             if problem is not None:
                 raise problem
             if not settings.json:
-                _announce(settings, source, options, plan, balance)
+                requests = plan.requests_at_most(
+                    chunk_size=options.chunk_size, personalised=source.personalised
+                )
+                # The key's own plan: its window (the balance check included), the
+                # reserve for interactive sends, the pace.
+                when = await client._limiter.plan(client.key_id, requests, Priority.BULK)
+                _announce(settings, source, plan, requests, when.seconds, balance)
         report = await _send(client, source, options, plan, progress, writer, settings.json)
     return _Finished(plan, balance, report, problem)
 
@@ -236,6 +243,10 @@ async def _send(
     quiet: bool,
 ) -> BatchReport:
     """Stream the rows into the batch beside the progress display."""
+    progress.expected_items = plan.rows
+    progress.expected_requests = plan.requests_at_most(
+        chunk_size=options.chunk_size, personalised=source.personalised
+    )
     display = ProgressDisplay(progress, stderr, total=plan.rows, enabled=not quiet)
     rules = options.rules
     # A dry run reads the journal only if there is one: it never creates it.
@@ -292,23 +303,28 @@ def _stopped(
 
 
 def _announce(
-    settings: Settings, source: CsvSource, options: _Options, plan: Plan, balance: Decimal | None
+    settings: Settings,
+    source: CsvSource,
+    plan: Plan,
+    requests: int,
+    seconds: float,
+    balance: Decimal | None,
 ) -> None:
     """What is about to happen, and how long it will take at the key's rate limit."""
     limit = settings.rate_limit
-    requests = plan.requests_at_most(
-        chunk_size=options.chunk_size, personalised=source.personalised
-    )
-    seconds = limit.least_seconds_for(requests)
     pace = f"{plural(limit.max_rate, 'request')} per {limit.time_period:g} s"
     when = f"at least {format_seconds(seconds)} at {pace}" if seconds else f"within {pace}"
     done = f" ({plan.finished:,} done before, in the journal)" if plan.finished else ""
     stderr.print(
         f"{source.path.name}: {plural(plan.rows, 'row')}{done}; sending {plan.to_send:,} in up "
         f"to {plural(requests, 'request')}, {when}. They need {plural(plan.units, 'unit')} "
-        f"({money(plan.cost())}); the balance is {balance} credits.",
+        f"({money(plan.cost())}); the balance is {_credits(balance)}.",
         highlight=False,
     )
+
+
+def _credits(balance: Decimal | None) -> str:
+    return "unknown" if balance is None else f"{balance} credits"
 
 
 def _show(settings: Settings, source: CsvSource, options: _Options, done: _Finished) -> None:

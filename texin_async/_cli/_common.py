@@ -123,17 +123,26 @@ class _StderrHandler(logging.Handler):
         print(self.format(record), file=sys.stderr)
 
 
+def _waits_only(record: logging.LogRecord) -> bool:
+    """The limiter's notes that the key is waiting (for its budget, or a 429's pause)."""
+    return hasattr(record, "texin_wait")
+
+
 _DEBUG_HANDLER = _StderrHandler()
 _DEBUG_HANDLER.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-_QUIET_HANDLER = logging.NullHandler()
+# Without --debug, only why the command is waiting: a minute of silence looks like a hang.
+_WAIT_HANDLER = _StderrHandler(logging.INFO)
+_WAIT_HANDLER.setFormatter(logging.Formatter("texin: %(message)s"))
+_WAIT_HANDLER.addFilter(_waits_only)
 
 
 def configure_logging(debug: bool) -> None:
-    """Retry notices go to stderr only with --debug: otherwise an error is one line."""
+    """Everything on stderr with --debug; otherwise only notes that the key is waiting,
+    so that an error stays one line."""
     logger = logging.getLogger("texin_async")
-    logger.addHandler(_DEBUG_HANDLER if debug else _QUIET_HANDLER)
-    logger.removeHandler(_QUIET_HANDLER if debug else _DEBUG_HANDLER)
-    logger.setLevel(logging.DEBUG if debug else logging.NOTSET)
+    logger.addHandler(_DEBUG_HANDLER if debug else _WAIT_HANDLER)
+    logger.removeHandler(_WAIT_HANDLER if debug else _DEBUG_HANDLER)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
 
 
 def run_loop(work: Callable[..., Awaitable[_T]], *args: Any) -> _T:

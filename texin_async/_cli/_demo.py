@@ -19,6 +19,7 @@ from .._batch import BatchProgress, BatchReport, Message
 from .._client import TexinClient
 from .._config import DEFAULT_RATE_LIMIT, RateLimit
 from .._exceptions import TexinError
+from .._lane import Priority, sustained_seconds
 from ._common import (
     DebugOption,
     JsonOption,
@@ -132,7 +133,7 @@ async def _run_demo(size: int, limit: RateLimit, quiet: bool) -> BatchReport:
         if not quiet:
             _introduce(base_url, size, limit)
         async with TexinClient(_DEMO_KEY, base_url=base_url, rate_limit=limit) as client:
-            progress = BatchProgress()
+            progress = BatchProgress(expected_items=size)
             display = ProgressDisplay(progress, stderr, total=size, enabled=not quiet)
 
             async def send() -> BatchReport:
@@ -160,7 +161,8 @@ def _introduce(base_url: str, size: int, limit: RateLimit) -> None:
 
 
 def _explain(report: BatchReport, size: int) -> None:
-    minutes = round(DEFAULT_RATE_LIMIT.least_seconds_for(report.requests) / 60)
+    seconds = sustained_seconds(DEFAULT_RATE_LIMIT, Priority.BULK, 0, report.requests, False)
+    minutes = round(seconds / 60)
     stdout.print(
         f"{plural(size, 'message')} took {plural(report.requests, 'request')}: shared texts "
         "go out in bulk requests of up to 100 numbers; each personalised text needs its own."

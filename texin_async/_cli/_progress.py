@@ -38,16 +38,24 @@ def format_seconds(seconds: float | None) -> str:
 
 
 def _eta(progress: BatchProgress, total: int | None) -> str:
-    return f"ETA {format_seconds(progress.eta_for(total))}"
+    """The limiter's ETA for the requests left (the key's budget, what is queued ahead)."""
+    return f"ETA {format_seconds(progress.eta)}"
 
 
 def _counts(progress: BatchProgress) -> str:
-    """``sent 120 · invalid 3 · failed 0 · unknown 0 · 42.0/s · 2 in flight``."""
+    """``sent 120 · invalid 3 · failed 0 · unknown 0 · 2 in flight · 6 waiting for budget``,
+    and a 429 pause while one holds the key."""
     label = "planned" if progress.dry_run else "sent"
     value = progress.planned if progress.dry_run else progress.sent
+    paused = (
+        f" · paused {format_seconds(progress.paused_for)} by the server (429)"
+        if progress.paused_for > 0
+        else ""
+    )
     return (
         f"{label} {value} · invalid {progress.invalid} · failed {progress.failed} · "
-        f"unknown {progress.unknown} · {progress.rate:.1f}/s · {progress.in_flight} in flight"
+        f"unknown {progress.unknown} · {progress.in_flight} in flight · "
+        f"{progress.waiting} waiting for budget{paused}"
     )
 
 
