@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import ssl
+import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from decimal import Decimal
 from types import TracebackType
@@ -104,6 +105,8 @@ class SyncTexinClient:
         """A TexinClient made on the loop's thread (where its anyio objects belong)."""
         core = _loop.run_sync(self._make)
         _loop.adopt(core)
+        # Dropped unclosed, its pool is closed on the loop (not here, on another thread).
+        weakref.finalize(self, _loop.close_later, core, _loop.generation()).atexit = False
         return core
 
     def _client(self) -> TexinClient:

@@ -38,6 +38,7 @@ __all__ = [
     "Closable",
     "adopt",
     "call",
+    "close_later",
     "close_soon",
     "generation",
     "refuse_inside_event_loop",
@@ -55,7 +56,7 @@ _EXIT_STEP = 5.0
 class Closable(Protocol):
     """An async client the loop closes at interpreter exit."""
 
-    async def aclose(self) -> None: ...
+    def aclose(self) -> Coroutine[Any, Any, None]: ...
 
 
 class _Runtime:
@@ -142,6 +143,18 @@ def _current() -> _Runtime:
 def adopt(client: Closable) -> None:
     """Close ``client`` at interpreter exit if it is still open then."""
     _closables.add(client)
+
+
+def close_later(client: Closable, generation: int) -> None:
+    """Close ``client`` on the loop without waiting: its owner was dropped unclosed."""
+    runtime = _runtime
+    if runtime is None or generation != _generation:
+        return  # the loop is gone, or it is the parent's (after a fork)
+    closing = client.aclose()
+    try:
+        asyncio.run_coroutine_threadsafe(closing, runtime.loop)
+    except RuntimeError:  # the loop closed meanwhile
+        closing.close()
 
 
 @overload
