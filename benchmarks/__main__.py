@@ -10,7 +10,14 @@ import importlib
 import sys
 import time
 
-ALL = ("bench_limiter", "bench_decode", "bench_client", "bench_batch", "bench_redis")
+ALL = (
+    "bench_limiter",
+    "bench_decode",
+    "bench_client",
+    "bench_batch",
+    "bench_redis",
+    "bench_sync",
+)
 
 
 def main(argv: list[str]) -> int:
