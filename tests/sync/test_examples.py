@@ -22,13 +22,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NUMBER = "254712345678"
 
 
-@pytest.fixture
-def texin_env(monkeypatch: pytest.MonkeyPatch, texin_emulator_url: str, texin_api_key: str) -> None:
-    """Point the examples' SyncTexinClient() at the emulator through the environment."""
-    monkeypatch.setenv("TEXIN_API_KEY", texin_api_key)
-    monkeypatch.setenv("TEXIN_BASE_URL", texin_emulator_url)
-
-
 # -- Django ----------------------------------------------------------------------------------
 
 
