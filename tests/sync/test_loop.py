@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import signal
 import subprocess
@@ -12,9 +14,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
-from texin_async import SyncTexinClient, TexinClient
+from texin_async import ClientState, InvalidRequestError, SyncTexinClient, TexinClient
 from texin_async.testing import Fault, TexinEmulator
 
 CHILD = Path(__file__).with_name("_child.py")
@@ -65,9 +68,18 @@ def test_clients_of_one_key_share_one_budget(
 def test_a_forked_child_gets_its_own_loop(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
 ) -> None:
-    """After first use, fork: the child sends on a fresh loop and pool; so does the parent."""
+    """After first use, fork: the child sends on a fresh loop and pool; so does the parent.
+
+    A client given a transport object refuses in the child: its connections are the parent's.
+    """
     client = SyncTexinClient(texin_api_key, base_url=texin_emulator_url, rate_limit=None)
     client.send_sms("0712345678", "parent, before")
+    pinned = SyncTexinClient(
+        texin_api_key,
+        base_url=texin_emulator_url,
+        rate_limit=None,
+        transport=httpx.AsyncHTTPTransport(),
+    )
     pid = os.fork()
     if pid == 0:  # the child: never return into pytest
         status = 1
@@ -75,8 +87,12 @@ def test_a_forked_child_gets_its_own_loop(
             signal.alarm(10)
             status = 0 if client.send_sms("0712345679", "child").success else 2
             client.close()
+            with contextlib.suppress(InvalidRequestError):
+                pinned.get_balance()
+                status = 3
         finally:
             os._exit(status)
+    pinned.close()
     deadline = time.monotonic() + 15
     while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -92,6 +108,19 @@ def test_a_forked_child_gets_its_own_loop(
         "254712345679",
         "254712345670",
     }
+
+
+def test_a_dropped_client_closes_its_pool(texin_emulator_url: str, texin_api_key: str) -> None:
+    """A client dropped without close() has its pool closed on the loop."""
+    client = SyncTexinClient(texin_api_key, base_url=texin_emulator_url, rate_limit=None)
+    client.get_balance()
+    core = client._core
+    del client
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while core.state is not ClientState.CLOSED and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert core.state is ClientState.CLOSED
 
 
 def run_child(*args: str, timeout: float = 20) -> subprocess.Popen[str]:

@@ -150,7 +150,11 @@ class SyncTexinClient:
         return ClientState.CLOSED if self._closed else ClientState.OPEN
 
     def __repr__(self) -> str:
-        return f"<SyncTexinClient {self.base_url} key_id={self.key_id} {self.state.value}>"
+        # getattr: a half-built client (its constructor raised) must still format.
+        core: TexinClient | None = getattr(self, "_core", None)
+        if core is None:
+            return "<SyncTexinClient unopened>"
+        return f"<SyncTexinClient {core.base_url} key_id={core.key_id} {self.state.value}>"
 
     def __enter__(self) -> SyncTexinClient:
         self._client()

@@ -5,9 +5,11 @@ started on first use, shared by every sync client, so all of a key's clients dra
 rate-limit budget and each keeps one connection pool. A blocking call hands the async
 client's coroutine to that loop and waits for its result:
 
-- with one thread hop each way (``asyncio.run_coroutine_threadsafe`` on the portal's loop),
-  not ``portal.call``'s two: measured, the portal's extra round trip costs ~250 µs of CPU per
-  ``send_sms`` (1.25x the async client on httpx, 1.8x on aiohttp; one hop: 1.05x);
+- in one round trip (``asyncio.run_coroutine_threadsafe`` on the portal's loop), not the
+  two of ``portal.call`` (which waits for its task to be spawned, then for its result): on
+  the project's machine the second costs ~0.15 ms more CPU per call, ``send_sms`` through
+  the sync client at 1.25-1.4x the async client's CPU on httpx and ~2x on aiohttp, against
+  1.16x and 1.5x in one (benchmarks/bench_sync.py);
 - if the waiting thread is interrupted (Ctrl-C), the coroutine is cancelled and waited for,
   so its rate-limit slot and connection are given back before ``KeyboardInterrupt`` goes on;
 - never from inside a running event loop, where blocking would stall every task of it.
