@@ -251,6 +251,29 @@ def test_iter_batch_raises_the_batch_error(client: SyncTexinClient, tmp_path: Pa
         list(client.iter_batch([("0712345679", "Other")], journal=journal))
 
 
+def test_iter_batch_yields_outcomes_in_order_then_the_input_error(
+    client: SyncTexinClient,
+) -> None:
+    """Outcomes come in input order, handed over in groups; then the input's own error."""
+
+    def rows() -> Iterator[tuple[str, str]]:
+        for i, number in enumerate(numbers(700)):
+            if i == 650:
+                raise ValueError("row 650 is unreadable")
+            yield number, f"Hi {i}"
+
+    refs: list[object] = []
+
+    def read() -> None:
+        for outcome in client.iter_batch(rows(), dry_run=True, chunk_size=50, lookahead=50):
+            refs.append(outcome.ref)
+
+    with pytest.raises(ValueError, match="row 650"):
+        read()
+    assert refs == list(range(len(refs)))
+    assert len(refs) >= 600  # all but those held back to coalesce (50) when it failed
+
+
 def test_bad_batch_options_raise_at_the_call(client: SyncTexinClient) -> None:
     """Options are checked when iter_batch is called, not at the first next()."""
     with pytest.raises(InvalidRequestError, match="chunk_size"):

@@ -71,9 +71,14 @@ class CallerThread:
 
     async def _read(self, items: Iterable[_T]) -> AsyncIterator[_T]:
         iterator = await self.run(iter, items)
-        while chunk := await self.run(_take, iterator):
+        while True:
+            chunk, error = await self.run(_take, iterator)
             for item in chunk:
                 yield item
+            if error is not None:
+                raise error  # after the items read before it, as when read on the loop
+            if len(chunk) < _CHUNK:
+                return
 
     def callback(
         self, on_outcome: Callable[[Outcome], object] | None
@@ -90,8 +95,15 @@ class CallerThread:
         return relay
 
 
-def _take(iterator: Iterator[_T]) -> list[_T]:
-    return list(itertools.islice(iterator, _CHUNK))
+def _take(iterator: Iterator[_T]) -> tuple[list[_T], Exception | None]:
+    """The next ``_CHUNK`` items; if the input fails, those before, and its error."""
+    chunk: list[_T] = []
+    try:
+        for item in itertools.islice(iterator, _CHUNK):
+            chunk.append(item)
+    except Exception as exc:
+        return chunk, exc
+    return chunk, None
 
 
 def _run(

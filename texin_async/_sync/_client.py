@@ -6,7 +6,7 @@ import functools
 import os
 import ssl
 import weakref
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from types import TracebackType
 
@@ -29,6 +29,7 @@ from .._transport import TransportChoice
 from .._units import COST_PER_UNIT
 from . import _loop
 from ._caller import CallerThread
+from ._outcomes import OutcomeFeed, iterate
 
 __all__ = ["SyncTexinClient"]
 
@@ -295,24 +296,4 @@ class SyncTexinClient:
             progress=progress,
             cost_per_unit=cost_per_unit,
         )
-        return _outcomes(_loop.run_sync(make), caller)
-
-
-def _outcomes(outcomes: AsyncGenerator[Outcome, None], caller: CallerThread) -> Iterator[Outcome]:
-    """The async batch's outcomes, one ``next()`` each; closing this closes the batch."""
-    generation = _loop.generation()
-    try:
-        while True:
-            if generation != _loop.generation():
-                raise RuntimeError("this batch was started before a fork, in the parent process")
-            outcome = _loop.serve(caller, _next, outcomes)
-            if outcome is None:
-                return
-            yield outcome
-    finally:
-        if generation == _loop.generation():  # a parent's batch is never touched
-            _loop.close_soon(caller, outcomes)
-
-
-async def _next(outcomes: AsyncGenerator[Outcome, None]) -> Outcome | None:
-    return await anext(outcomes, None)
+        return iterate(OutcomeFeed(_loop.run_sync(make), buffer=chunk_size), caller)

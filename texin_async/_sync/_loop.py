@@ -28,7 +28,7 @@ import concurrent.futures
 import os
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar, overload
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -200,19 +200,15 @@ def serve(
         raise
 
 
-def close_soon(caller: CallerThread, agen: AsyncGenerator[Any, None]) -> None:
-    """Close an async generator of the loop: at once, or (inside an event loop) in the
-    background, since a thread that runs a loop must not block on ours."""
+def close_soon(caller: CallerThread, close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``close()`` on the loop and wait for it; inside an event loop, in the background
+    (a thread that runs a loop must not block on ours)."""
     try:
         refuse_inside_event_loop()
     except InvalidRequestError:
-        asyncio.run_coroutine_threadsafe(_close(agen), _current().loop)
+        asyncio.run_coroutine_threadsafe(close(), _current().loop)
         return
-    serve(caller, _close, agen)
-
-
-async def _close(agen: AsyncGenerator[Any, None]) -> None:
-    await agen.aclose()
+    serve(caller, close)
 
 
 async def _tracked(work: Coroutine[Any, Any, _T], finished: threading.Event) -> _T:
