@@ -6,7 +6,8 @@ the caller's thread and the background loop's together. Configurations are measu
 interleaved rounds, the best of each kept. ``requests.post`` is the API documentation's own
 example: one new connection per call. The thread test runs in scaled time (100 requests per
 2 s window instead of per minute), retries off so that a single 429 would show, beside the
-async client's tasks as a baseline.
+async client's tasks as a baseline. The last table is the cost of handing outcomes from
+the loop to a sync ``for`` loop (a dry run: no HTTP at all).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ HUGE = RateLimit(max_rate=10**9, time_period=60.0)
 # 100 per 2 s is the provider's window 30x faster: client CPU per request, which does not
 # scale, weighs 30x more than at the real limit.
 CALLERS, MAX_RATE, PERIOD, SENDS = 32, 100, 2.0, 400
+DRY_ITEMS = 20_000
 
 
 def cpu_per_call(one: Callable[[], object]) -> float:
@@ -189,9 +191,40 @@ def threads_table() -> None:
     )
 
 
+def outcomes_table() -> None:
+    items = [(f"07{10_000_000 + i:08d}", f"Hi {i}") for i in range(DRY_ITEMS)]
+    url = "http://127.0.0.1:9/api/"  # a dry run sends nothing
+
+    async def run_async() -> float:
+        async with TexinClient(KEY, base_url=url, rate_limit=HUGE) as client:
+            start = time.process_time()
+            async for _ in client.iter_batch(items, dry_run=True):
+                pass
+            return (time.process_time() - start) / DRY_ITEMS
+
+    def run_sync() -> float:
+        with SyncTexinClient(KEY, base_url=url, rate_limit=HUGE) as client:
+            start = time.process_time()
+            for _ in client.iter_batch(items, dry_run=True):
+                pass
+            return (time.process_time() - start) / DRY_ITEMS
+
+    cpu = {"TexinClient, async for": float("inf"), "SyncTexinClient, for": float("inf")}
+    for _ in range(ROUNDS):
+        cpu["TexinClient, async for"] = min(cpu["TexinClient, async for"], asyncio.run(run_async()))
+        cpu["SyncTexinClient, for"] = min(cpu["SyncTexinClient, for"], run_sync())
+    base = cpu["TexinClient, async for"]
+    table(
+        f"iter_batch, dry run of {DRY_ITEMS:,} items (best of {ROUNDS})",
+        ["client", "µs CPU / outcome", "vs async"],
+        [(name, f"{seconds * 1e6:.0f}", f"{seconds / base:.2f}x") for name, seconds in cpu.items()],
+    )
+
+
 def main() -> None:
     cpu_table()
     threads_table()
+    outcomes_table()
 
 
 if __name__ == "__main__":
