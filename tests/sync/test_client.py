@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -209,6 +210,29 @@ def test_send_batch_reads_input_and_calls_back_in_the_callers_thread(
     assert (report.sent, report.requests) == (150, 2)
     assert threads == {threading.current_thread().name}
     assert len(texin_emulator.processed(texin_api_key)) == 150
+
+
+def test_send_batch_reads_a_sqlite3_cursor(
+    client: SyncTexinClient, texin_emulator: TexinEmulator, texin_api_key: str
+) -> None:
+    """A cursor bound to the calling thread works as input: it is read in that thread."""
+    db = sqlite3.connect(":memory:")  # refuses any thread but this one
+    db.execute("CREATE TABLE contacts (phone TEXT, text TEXT)")
+    db.executemany("INSERT INTO contacts VALUES (?, 'Hi')", [(n,) for n in numbers(70)])
+    report = client.send_batch(db.execute("SELECT phone, text FROM contacts"))
+    db.close()
+    assert report.sent == 70
+    assert len(texin_emulator.processed(texin_api_key)) == 70
+
+
+def test_an_on_outcome_error_stops_the_batch_and_propagates(client: SyncTexinClient) -> None:
+    """If on_outcome raises, the batch stops and the error reaches the caller, as async."""
+
+    def fail(outcome: Outcome) -> None:
+        raise LookupError(f"cannot record {outcome.ref}")
+
+    with pytest.raises(LookupError, match="cannot record"):
+        client.send_batch([(n, "Hi") for n in numbers(3)], on_outcome=fail)
 
 
 def test_send_batch_journal_resumes(client: SyncTexinClient, tmp_path: Path) -> None:
