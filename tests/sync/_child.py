@@ -4,6 +4,9 @@
 SIGINT. On the interrupt, a second send must go through (the first let go of its rate-limit
 slot and its connection), then the interrupt goes on.
 
+``python _child.py batch URL KEY JOURNAL``: a journaled batch interrupted while one send
+waits on a slow answer.
+
 ``python _child.py exit URL KEY``: clients left open (one unused, one on a host name) when the
 interpreter exits.
 """
@@ -11,6 +14,7 @@ interpreter exits.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from texin_async import SyncTexinClient
 
@@ -28,6 +32,16 @@ def interrupt(url: str, key: str) -> None:
         raise
 
 
+def interrupt_batch(url: str, key: str, journal: str) -> None:
+    """Run a journaled batch of three texts, one answered slowly, until interrupted."""
+    client = SyncTexinClient(key, base_url=url)
+    client.send_batch(BATCH, journal=journal)
+
+
+#: Three texts, so three send_sms requests.
+BATCH = [("0712345671", "One"), ("0712345672", "Two"), ("0712345673", "Three")]
+
+
 def leave_open(url: str, key: str) -> None:
     """Send on two clients, open a third, close none of them."""
     used = SyncTexinClient(key, base_url=url)
@@ -39,5 +53,10 @@ def leave_open(url: str, key: str) -> None:
 
 
 if __name__ == "__main__":
-    command, url, key = sys.argv[1:]
-    {"interrupt": interrupt, "exit": leave_open}[command](url, key)
+    command, *args = sys.argv[1:]
+    programs: dict[str, Callable[..., None]] = {
+        "interrupt": interrupt,
+        "batch": interrupt_batch,
+        "exit": leave_open,
+    }
+    programs[command](*args)

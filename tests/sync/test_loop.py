@@ -21,6 +21,7 @@ from texin_async import ClientState, InvalidRequestError, SyncTexinClient, Texin
 from texin_async.testing import Fault, TexinEmulator
 
 CHILD = Path(__file__).with_name("_child.py")
+BATCH = [("0712345671", "One"), ("0712345672", "Two"), ("0712345673", "Three")]  # as _child
 
 
 def numbers(count: int) -> list[str]:
@@ -150,6 +151,30 @@ def test_ctrl_c_cancels_the_call_and_frees_its_slot(
     assert child.returncode == -signal.SIGINT
     assert "sent again" in out
     assert err.rstrip().endswith("KeyboardInterrupt")
+
+
+def test_ctrl_c_stops_a_batch_and_a_rerun_resumes_it(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str, tmp_path: Path
+) -> None:
+    """SIGINT during a journaled batch: it stops; run again, nothing is sent twice."""
+    texin_emulator.slow_seconds = 10
+    texin_emulator.faults.schedule(Fault.SLOW_AFTER, endpoint="send_sms")
+    journal = str(tmp_path / "job.sqlite")
+    child = run_child("batch", texin_emulator_url, texin_api_key, journal)
+    try:
+        deadline = time.monotonic() + 10
+        while len(texin_emulator.processed(texin_api_key)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)  # all three processed, the slow one's answer still to come
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=8)
+    finally:
+        child.kill()
+    assert err.rstrip().endswith("KeyboardInterrupt")
+    processed = texin_emulator.processed(texin_api_key)
+    with SyncTexinClient(texin_api_key, base_url=texin_emulator_url) as client:
+        report = client.send_batch(BATCH, journal=journal)
+    assert (report.sent, report.unknown, report.resumed, report.requests) == (2, 1, 3, 0)
+    assert texin_emulator.processed(texin_api_key) == processed
 
 
 def test_exit_with_clients_open_is_quiet(texin_emulator_url: str, texin_api_key: str) -> None:
