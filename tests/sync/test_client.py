@@ -267,6 +267,19 @@ def test_breaking_out_of_iter_batch_stops_it(
     assert sum(texin_emulator.processed(texin_api_key).values()) == sent
 
 
+def test_closing_iter_batch_stops_it(
+    client: SyncTexinClient, texin_emulator: TexinEmulator, texin_api_key: str
+) -> None:
+    """close() on the iterator stops the batch at once, as breaking out of the loop does."""
+    outcomes = client.iter_batch(((n, f"Hi {n}") for n in numbers(500)), max_in_flight=2)
+    next(outcomes)
+    outcomes.close()
+    sent = sum(texin_emulator.processed(texin_api_key).values())
+    client.get_balance()
+    assert sum(texin_emulator.processed(texin_api_key).values()) == sent < 20
+    assert list(outcomes) == []
+
+
 def test_iter_batch_raises_the_batch_error(client: SyncTexinClient, tmp_path: Path) -> None:
     """A journal made for other items is refused through the iterator, as async."""
     journal = tmp_path / "job.sqlite"

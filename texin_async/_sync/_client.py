@@ -6,7 +6,7 @@ import functools
 import os
 import ssl
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from decimal import Decimal
 from types import TracebackType
 
@@ -267,12 +267,12 @@ class SyncTexinClient:
         lookahead: int | None = None,
         progress: BatchProgress | None = None,
         cost_per_unit: Decimal = COST_PER_UNIT,
-    ) -> Iterator[Outcome]:
+    ) -> Generator[Outcome, None, None]:
         """Like :meth:`send_batch`, but yield each :class:`Outcome` as it settles.
 
-        Nothing runs until the first ``next()``. Breaking out of the loop, or ``close()``,
-        stops the batch. ``items`` are read, and ``on_outcome`` called, in the thread that
-        iterates.
+        Nothing runs until the first ``next()``. Breaking out of the loop, or ``close()`` on
+        the generator, stops the batch. ``items`` are read, and ``on_outcome`` called, in
+        the thread that iterates.
 
         Example::
 

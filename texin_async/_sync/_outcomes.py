@@ -12,7 +12,7 @@ plus those one trip handed over: at most as many again, and at most ``_MOST``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Generator
 
 from .._batch import Outcome
 from . import _loop
@@ -72,7 +72,7 @@ async def _read(batch: AsyncGenerator[Outcome, None]) -> Outcome | None:
     return await anext(batch, None)
 
 
-def iterate(feed: OutcomeFeed, caller: CallerThread) -> Iterator[Outcome]:
+def iterate(feed: OutcomeFeed, caller: CallerThread) -> Generator[Outcome, None, None]:
     """The outcomes of ``feed``, for a ``for`` loop; closing this closes the batch."""
     generation = _loop.generation()
     try:
