@@ -69,10 +69,7 @@ def test_clients_of_one_key_share_one_budget(
 def test_a_forked_child_gets_its_own_loop(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
 ) -> None:
-    """After first use, fork: the child sends on a fresh loop and pool; so does the parent.
-
-    A client given a transport object refuses in the child: its connections are the parent's.
-    """
+    """After first use, fork: child and parent send; a transport object refuses in the child."""
     client = SyncTexinClient(texin_api_key, base_url=texin_emulator_url, rate_limit=None)
     client.send_sms("0712345678", "parent, before")
     pinned = SyncTexinClient(
