@@ -17,6 +17,7 @@ ALL = (
     "bench_batch",
     "bench_redis",
     "bench_priority",
+    "bench_sync",
 )
 
 

@@ -49,6 +49,7 @@ from ._phone import normalize_recipient
 from ._ratelimit import LimiterPlan, LocalRateLimiter, Priority, RateLimiter
 from ._redis import RedisRateLimiter  # imports redis-py on use
 from ._retry import RetryDetails
+from ._sync import SyncTexinClient
 from ._units import COST_PER_UNIT, count_units, encoding_of, estimate_cost
 from ._version import __version__
 
@@ -102,6 +103,7 @@ __all__ = [
     "ServerError",
     "SMSDetails",
     "SMSResult",
+    "SyncTexinClient",
     "TexinClient",
     "TexinError",
     "__version__",

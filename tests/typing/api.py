@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
@@ -25,6 +27,7 @@ from texin_async import (
     RetryDetails,
     RetryPolicy,
     SMSResult,
+    SyncTexinClient,
     TexinClient,
     count_units,
     estimate_cost,
@@ -97,3 +100,26 @@ async def batches(client: TexinClient, rows: list[dict[str, str]]) -> int:
             print(outcome.message_id, outcome.units, outcome.normalized)
     print(progress.rate, progress.eta, report.cost, report.elapsed)
     return report.sent + report.invalid + report.failed + report.unknown
+
+
+def without_asyncio(rows: list[dict[str, str]]) -> int:
+    with SyncTexinClient(
+        "key", rate_limit="100/60", retry=RetryPolicy(attempts=2), transport="aiohttp"
+    ) as client:
+        sent: SMSResult = client.send_sms("0712345678", "Your code is 4821", sender_id="Texin")
+        balance: Balance = client.get_balance()
+        bulk: BulkSMSResult = client.send_bulk_sms(["0712345678"], "Hi")
+        if sent.message_id is not None:
+            status: MessageStatus = client.check_status(sent.message_id)
+            print(status.status)
+        report: BatchReport = client.send_batch(
+            ((r["phone"], f"Hi {r['name']}") for r in rows), journal="job.sqlite"
+        )
+        outcomes: Iterator[Outcome] = client.iter_batch([Message("0712345678", "Hi")])
+        with open("results.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            for outcome in outcomes:
+                writer.writerow([outcome.ref, outcome.status.value, outcome.message_id])
+        print(balance.sms_balance, bulk.statistics, client.state, client.key_id)
+    client.close()
+    return report.sent
