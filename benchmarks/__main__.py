@@ -18,6 +18,7 @@ ALL = (
     "bench_redis",
     "bench_priority",
     "bench_sync",
+    "bench_keys",
 )
 
 

@@ -16,6 +16,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import requests
 
@@ -168,7 +169,7 @@ def answers_from_tasks(url: str, limit: str, transport: TransportChoice) -> Answ
 
 def threads_table() -> None:
     limit = f"{MAX_RATE}/{PERIOD:g}"
-    runs = {
+    runs: dict[str, tuple[Any, TransportChoice]] = {
         f"{CALLERS} tasks, one TexinClient (httpx)": (answers_from_tasks, None),
         f"{CALLERS} threads, one SyncTexinClient (httpx)": (answers_from_threads, None),
         f"{CALLERS} tasks, one TexinClient (aiohttp)": (answers_from_tasks, "aiohttp"),

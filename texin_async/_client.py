@@ -102,7 +102,9 @@ class TexinClient:
     """Async client for the Texin SMS API.
 
     Hold one for the life of your application: it owns a connection pool, and every client
-    with the same API key in the same event loop draws on one rate-limit budget.
+    with the same API key in the process draws on one rate-limit budget. To send for many
+    keys (a platform sending for its accounts), hold one client and take a light view per
+    key with :meth:`for_key`: one pool and one TLS context for all, a budget for each.
 
     Args:
         api_key: Your API key; ``TEXIN_API_KEY`` when None.
@@ -151,12 +153,12 @@ class TexinClient:
         verify: ssl.SSLContext | str | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("TEXIN_API_KEY")
-        if not key or not key.strip():
-            raise InvalidRequestError("no API key: pass api_key= or set TEXIN_API_KEY")
+        key = _checked_key(api_key if api_key is not None else os.environ.get("TEXIN_API_KEY"))
         _check_transport_arguments(http_client, transport, verify, max_connections)
         self._key = _Secret(key)
-        self._key_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+        self._key_id = key_id_of(key)
+        self._parent: TexinClient | None = None
+        self._views: weakref.WeakSet[TexinClient] = weakref.WeakSet()
         self._base_url = _checked_base_url(
             base_url or os.environ.get("TEXIN_BASE_URL") or DEFAULT_BASE_URL,
             allow_insecure_http=allow_insecure_http,
@@ -228,12 +230,52 @@ class TexinClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless it was passed in). Safe to call twice."""
+        """Close the connection pool (unless it was passed in), and with it every view of
+        :meth:`for_key`; a view's ``aclose`` only gives its key back. Safe to call twice."""
         if self._state is ClientState.CLOSED:
             return
         self._state = ClientState.CLOSED
         self._unclaim()
+        if self._parent is not None:
+            return
+        for view in list(self._views):
+            view._state = ClientState.CLOSED
+            view._unclaim()
         await self._transport.aclose()
+
+    def for_key(self, api_key: str, *, sender_id: str | None = None) -> TexinClient:
+        """A client for another API key that shares this one's pool, TLS context and
+        settings (base URL, limiter, retries, timeouts), for platforms that send for many
+        accounts: setting one up costs microseconds, not a pool.
+
+        The view has its own key, budget (the limiter's lane of its key) and ``key_id``;
+        nothing of one key appears in another's errors or logs. ``sender_id`` replaces this
+        client's default sender id for the view's sends. Closing the view gives its key back;
+        closing this client closes the pool, so every view with it.
+
+        Raises:
+            InvalidRequestError: The key is missing, or another open client uses it with a
+                different budget.
+
+        Example::
+
+            async with TexinClient(platform_key) as platform:
+                for account in accounts:
+                    await platform.for_key(account.key).send_sms(account.phone, "Paid, thanks")
+        """
+        self._check_open()
+        owner = self._parent or self
+        key = _checked_key(api_key)
+        view = TexinClient.__new__(TexinClient)
+        view.__dict__.update(self.__dict__)  # the shared pool, limiter and settings
+        view._key, view._key_id = _Secret(key), key_id_of(key)
+        view._parent, view._views = owner, weakref.WeakSet()
+        if sender_id is not None:
+            view._sender_id = view._with_sender({}, sender_id)["sender_id"]
+        view._unclaim = claim(view._key_id, view._limiter)
+        weakref.finalize(view, view._unclaim)
+        owner._views.add(view)
+        return view
 
     # -- endpoints -------------------------------------------------------------------------
 
@@ -389,7 +431,8 @@ class TexinClient:
         return payload
 
     def _check_open(self) -> None:
-        if self._state is ClientState.CLOSED:
+        parent = self._parent
+        if self._state is ClientState.CLOSED or (parent and parent._state is ClientState.CLOSED):
             raise RuntimeError("this TexinClient is closed; create a new one")
 
     # -- batches ---------------------------------------------------------------------------
@@ -558,6 +601,19 @@ def _limiter_for(rate_limit: RateLimit | str | None, limiter: RateLimiter | None
             f"rate_limit must be a RateLimit, '100/60' or None, got {rate_limit!r}"
         )
     return LocalRateLimiter.shared(rate_limit)
+
+
+def key_id_of(key: str) -> str:
+    """A hash prefix naming an API key in logs, limiters and errors, never the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _checked_key(key: object) -> str:
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidRequestError(
+            f"no usable API key (got {type(key).__name__}): pass api_key= or set TEXIN_API_KEY"
+        )
+    return key
 
 
 def _checked(message: object) -> str:

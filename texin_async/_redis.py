@@ -40,6 +40,7 @@ works without the ``redis`` extra.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import logging
@@ -228,7 +229,6 @@ class RedisRateLimiter:
     __slots__ = (
         "_counter",
         "_degraded",
-        "_keys",
         "_local",
         "_local_until",
         "_lock",
@@ -287,7 +287,6 @@ class RedisRateLimiter:
         self.prefix = prefix
         self.fail_open = fail_open
         self.poll_max = poll_max
-        self._keys: dict[str, list[str]] = {}
         # Per key, this process's waiters in order (the lane's queue only; Redis counts).
         self._queues: dict[str, Lane[_Wake]] = {}
         self._lock = threading.Lock()  # the queues, used from any thread or event loop
@@ -387,13 +386,7 @@ class RedisRateLimiter:
 
     def _keys_for(self, key_id: str) -> list[str]:
         """The window, pause and state keys of ``key_id``: a hash of it, never the id."""
-        try:
-            return self._keys[key_id]
-        except KeyError:
-            digest = hashlib.sha256(b"texin_async.ratelimit\0" + key_id.encode()).hexdigest()
-            base = f"{self.prefix}{{{digest[:32]}}}"
-            keys = self._keys[key_id] = [f"{base}:window", f"{base}:pause", f"{base}:state"]
-            return keys
+        return list(_redis_keys(self.prefix, key_id))
 
     async def _acquire_shared(self, key_id: str, priority: Priority) -> str:
         """Wait, first in this process's queue for the key, then for Redis; return the member."""
@@ -548,6 +541,13 @@ class _RedisSlot:
             await self._limiter._release_shared(self._key_id, self._member, ending_of(exc))
         elif self._local is not None:
             await self._local.__aexit__(type(exc) if exc else None, exc, None)
+
+
+@functools.lru_cache(maxsize=4096)  # the busy keys; a platform's thousands come and go
+def _redis_keys(prefix: str, key_id: str) -> tuple[str, str, str]:
+    digest = hashlib.sha256(b"texin_async.ratelimit\0" + key_id.encode()).hexdigest()
+    base = f"{prefix}{{{digest[:32]}}}"
+    return f"{base}:window", f"{base}:pause", f"{base}:state"
 
 
 def _unavailable(why: str) -> LimiterUnavailableError:

@@ -35,10 +35,11 @@ from texin_async._models import BulkSMSResult, BulkStatistics, SMSResult
 pytestmark = pytest.mark.anyio
 
 NUMBERS = [f"2547000000{i:02d}" for i in range(4)]
+ACCOUNT: Any = object()  # the client an item goes out with: unused by these rules
 
 
 def items(numbers: list[str] = NUMBERS) -> list[Item]:
-    return [Item(i, i, n, n, "hi", None, b"") for i, n in enumerate(numbers)]
+    return [Item(i, i, n, n, "hi", None, b"", ACCOUNT) for i, n in enumerate(numbers)]
 
 
 # -- the rules, as pure logic -----------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,11 +11,18 @@ from hypothesis import strategies as st
 from texin_async._batch._plan import Chunk, Item, Planner
 
 
+class _Account:
+    key_id = "k"
+
+
+ACCOUNT: Any = _Account()
+
+
 def plan(numbers_and_texts: list[tuple[str, str]], chunk_size: int, window: int) -> list[Chunk]:
     planner = Planner(chunk_size, window)
     chunks = []
     for index, (number, text) in enumerate(numbers_and_texts):
-        planner.add(Item(index, index, number, number, text, None, b""))
+        planner.add(Item(index, index, number, number, text, None, b"", ACCOUNT))
         while planner.size >= planner.window:
             chunks.append(planner.pop())
     while planner.size:

@@ -142,7 +142,7 @@ def test_native_aiohttp_transport_works(texin_emulator_url: str, texin_api_key: 
 
 def test_constructor_refuses_what_texin_client_refuses(texin_emulator_url: str) -> None:
     """A missing key or plain http to a remote host fail at construction, as async."""
-    with pytest.raises(InvalidRequestError, match="no API key"):
+    with pytest.raises(InvalidRequestError, match="no usable API key"):
         SyncTexinClient("", base_url=texin_emulator_url)
     with pytest.raises(InvalidRequestError, match="plain http"):
         SyncTexinClient("key", base_url="http://example.com/api/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from texin_async.testing import DEFAULT_API_KEY, Account, TexinEmulator
+from texin_async.testing import DEFAULT_API_KEY, Account, TexinEmulator, serve_in_thread
 
 from ._support import NUMBER, Api, error_of
 
@@ -169,3 +169,14 @@ def test_reset_restores_the_initial_accounts(api: Api, texin_emulator: TexinEmul
         texin_emulator.account("added")
     assert texin_emulator.messages == {}
     assert texin_emulator.requests() == {}
+
+
+def test_a_key_prefix_serves_any_key_that_starts_with_it() -> None:
+    """key_prefix makes an account per key on first use: a load test's thousands of keys."""
+    emulator = TexinEmulator(key_prefix="acct-")
+    with serve_in_thread(emulator) as url, httpx.Client(base_url=url) as http:
+        for key in ("acct-1", "acct-2"):
+            assert http.post("get_balance", json={"api_key": key}).status_code == 200
+        assert http.post("get_balance", json={"api_key": "acct-"}).status_code == 401
+        assert http.post("get_balance", json={"api_key": "other"}).status_code == 401
+    assert emulator.account("acct-2").balance == 10_000

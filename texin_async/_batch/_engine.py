@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
+from collections import Counter
 from collections.abc import Collection
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -102,6 +104,8 @@ class Engine:
         self.journal: Journal | None = None
         self.error: Exception | None = None
         self._planner = Planner(options.chunk_size, options.window)
+        # The keys the batch sends for (items' own clients, by key_id), for its ETA.
+        self._clients: dict[str, TexinClient] = {client.key_id: client}
         self._records: list[JournalRow] = []
         self._balance_checked = not options.check_balance
         self._cancel = anyio.CancelScope()  # everything, sends in flight included
@@ -144,13 +148,19 @@ class Engine:
                 planning.cancel_scope.cancel()
 
     async def _keep_planning(self) -> None:
-        """Ask the key's limiter every second how long the requests left will take."""
-        limiter, key_id, progress = self.client._limiter, self.client.key_id, self.progress
+        """Ask the keys' limiters every second how long the requests left will take (spread
+        evenly over the batch's keys, each with its own budget: the slowest decides)."""
+        progress, priority = self.progress, self.options.priority
         while True:
             left = progress.requests_left()
             if left is not None:
-                plan = await limiter.plan(key_id, left, self.options.priority)
-                progress.plan(plan.seconds, plan.paused_for)
+                share = math.ceil(left / len(self._clients))
+                plans = [
+                    await client._limiter.plan(client.key_id, share, priority)
+                    for client in list(self._clients.values())
+                ]
+                slowest = max(plans)
+                progress.plan(slowest.seconds, max(plan.paused_for for plan in plans))
             await anyio.sleep(_PLAN_EVERY)
 
     # -- triage ----------------------------------------------------------------------------
@@ -170,20 +180,38 @@ class Engine:
                 return Settled(outcome, True, news)
         if message is None:
             return _invalid(index, ref, raw, None, NOT_AN_ITEM, fp)
+        client = self._client_of(message)
         normalized = try_normalize_recipient(recipient)
         error = "not a valid mobile number" if normalized is None else local_error(message)
-        if normalized is None or error is not None:
+        if client is None:
+            error = "client must be a TexinClient (a view from client.for_key(key))"
+        if normalized is None or error is not None or client is None:
             return _invalid(index, ref, recipient, normalized, error, fp)
-        sender_id = message.sender_id if message.sender_id is not None else self.client.sender_id
-        return Item(index, ref, recipient, normalized, message.text, sender_id, fp)
+        sender_id = message.sender_id if message.sender_id is not None else client.sender_id
+        return Item(index, ref, recipient, normalized, message.text, sender_id, fp, client)
+
+    def _client_of(self, message: Message) -> TexinClient | None:
+        """The client an item goes out with: its own (another key's), else the batch's."""
+        given = message.client
+        if given is None:
+            return self.client
+        given = getattr(given, "_texin_async", given)  # a SyncTexinClient's async core
+        if not isinstance(given, type(self.client)):
+            return None
+        self._clients.setdefault(given.key_id, given)
+        return given
 
     def _fingerprint(self, index: int, raw: object, message: Message | None) -> bytes:
-        """The item's journal fingerprint; empty without a journal."""
+        """The item's journal fingerprint; empty without a journal. An item for another
+        key includes its key_id: a run that sends it for a different account differs."""
         if self.journal is None:
             return b""
         if message is None:
             return fingerprint(index, raw, None, None)
-        return fingerprint(index, message.recipient, message.text, message.sender_id)
+        sender: object = message.sender_id
+        if message.client is not None:
+            sender = (sender, getattr(message.client, "key_id", None))
+        return fingerprint(index, message.recipient, message.text, sender)
 
     def _resend(self, state: int) -> bool:
         """Whether an item the journal records in ``state`` goes out again this run."""
@@ -196,25 +224,30 @@ class Engine:
     async def _preflight(self) -> None:
         """Walk a re-iterable input once before sending: journal match and units needed."""
         reader = JournalReader(self.journal) if self.journal else None
-        units = count = 0
+        units: Counter[TexinClient] = Counter()
+        count = 0
         async with aclosing(enumerate_items(self.items)) as numbered:
             async for index, raw in numbered:
                 row = await reader.row(index) if reader else None
                 decided = self._triage(index, raw, row)
                 if isinstance(decided, Item):
-                    units += count_units(decided.text)
+                    units[decided.client] += count_units(decided.text)
                 count = index + 1
         if reader:
             reader.check_end(count)
         if not self._balance_checked:
-            await self._check_balance(units)
+            await self._check_balances(units)
 
-    async def _check_balance(self, units: int) -> None:
-        """Refuse to start if the balance cannot cover ``units``."""
+    async def _check_balances(self, units: Counter[TexinClient]) -> None:
+        """Refuse to start if any key's balance cannot cover its units."""
         self._balance_checked = True
+        for client, needed in units.items():
+            await self._check_balance(client, needed)
+
+    async def _check_balance(self, client: TexinClient, units: int) -> None:
         # One interactive request, from the reserve: it never pushes the campaign's sends
         # into another window.
-        balance = (await self.client.get_balance(priority=Priority.INTERACTIVE)).sms_balance
+        balance = (await client.get_balance(priority=Priority.INTERACTIVE)).sms_balance
         cost = units * self.options.cost_per_unit
         if balance is None:
             raise InsufficientBalanceError(
@@ -294,7 +327,9 @@ class Engine:
     async def _dispatch(self, chunk: Chunk, chunks: ObjectSendStream[Chunk]) -> None:
         """Hand ``chunk`` to a free worker (waiting for one), local journal rows with it."""
         if not self._balance_checked:  # a one-shot input: check what the window holds
-            await self._check_balance(self._planner.pending_units() + _units_of(chunk))
+            units = self._planner.pending_units()
+            units[chunk.client] += count_units(chunk.text) * len(chunk.items)
+            await self._check_balances(units)
         chunk.records, self._records = self._records, []
         await chunks.send(chunk)
 
@@ -346,7 +381,7 @@ class Engine:
         Also says how the request ended: a NOT_SENT one never left or never reached the
         API, so the journal lets a re-run send its items again.
         """
-        items, client, estimate = chunk.items, self.client, count_units(chunk.text)
+        items, client, estimate = chunk.items, chunk.client, count_units(chunk.text)
         priority = self.options.priority
         try:
             if len(items) == 1:
@@ -416,7 +451,3 @@ def _invalid(
         error=error,
     )
     return Settled(outcome, False, row_of(outcome, fp))
-
-
-def _units_of(chunk: Chunk) -> int:
-    return count_units(chunk.text) * len(chunk.items)

@@ -41,12 +41,16 @@ class Message(msgspec.Struct, frozen=True):
     """One SMS to send in a batch: a number, a text, and your own reference for it.
 
     ``ref`` comes back on the item's :class:`Outcome`; it defaults to the item's index.
+    ``client`` sends it for another account: a view from ``client.for_key(key)`` (of the
+    batch's client), so that one campaign for many accounts coalesces and paces per key,
+    with one report; None sends it with the batch's own client.
     """
 
     recipient: str
     text: str
     sender_id: str | None = None
     ref: Any = None
+    client: Any = None
 
 
 def as_message(raw: object) -> Message | None:

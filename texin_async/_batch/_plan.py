@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._units import count_units
 
 if TYPE_CHECKING:
+    from .._client import TexinClient
     from ._journal import JournalRow
 
 __all__ = ["Chunk", "Item", "Planner"]
@@ -34,6 +36,8 @@ class Item:
     text: str
     sender_id: str | None
     fp: bytes
+    #: The client (a key's view) it goes out with.
+    client: TexinClient
 
 
 @dataclass(slots=True)
@@ -43,16 +47,18 @@ class Chunk:
     text: str
     sender_id: str | None
     items: list[Item]
+    client: TexinClient
     records: list[JournalRow] = field(default_factory=list)
 
 
 class _Group:
-    """Buffered items sharing (text, sender id), by number: a number's repeats wait in line."""
+    """Buffered items sharing (key, text, sender id), by number: a number's repeats wait in
+    line."""
 
-    __slots__ = ("by_number", "repeats", "sender_id", "text")
+    __slots__ = ("by_number", "client", "repeats", "sender_id", "text")
 
-    def __init__(self, text: str, sender_id: str | None) -> None:
-        self.text, self.sender_id = text, sender_id
+    def __init__(self, client: TexinClient, text: str, sender_id: str | None) -> None:
+        self.client, self.text, self.sender_id = client, text, sender_id
         self.by_number: dict[str, list[Item]] = {}
         self.repeats = 0
 
@@ -93,15 +99,15 @@ class Planner:
 
     def __init__(self, chunk_size: int, window: int) -> None:
         self._chunk_size, self.window = chunk_size, window
-        self._groups: dict[tuple[str, str | None], _Group] = {}
-        self._ready: dict[tuple[str, str | None], None] = {}  # groups that fill a chunk
+        self._groups: dict[tuple[str, str, str | None], _Group] = {}
+        self._ready: dict[tuple[str, str, str | None], None] = {}  # groups that fill a chunk
         self.size = 0
 
     def add(self, item: Item) -> None:
-        key = (item.text, item.sender_id)
+        key = (item.client.key_id, item.text, item.sender_id)
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = _Group(item.text, item.sender_id)
+            group = self._groups[key] = _Group(item.client, item.text, item.sender_id)
         group.add(item)
         self.size += 1
         if len(group.by_number) >= self._chunk_size:
@@ -117,11 +123,11 @@ class Planner:
             self._ready.pop(key, None)
         if not group.by_number:
             del self._groups[key]
-        return Chunk(group.text, group.sender_id, items)
+        return Chunk(group.text, group.sender_id, items, group.client)
 
-    def pending_units(self) -> int:
-        """SMS units of every buffered item."""
-        return sum(
-            count_units(group.text) * sum(map(len, group.by_number.values()))
-            for group in self._groups.values()
-        )
+    def pending_units(self) -> Counter[TexinClient]:
+        """SMS units of every buffered item, by the client (key) it goes out with."""
+        units: Counter[TexinClient] = Counter()
+        for group in self._groups.values():
+            units[group.client] += count_units(group.text) * sum(map(len, group.by_number.values()))
+        return units

@@ -82,7 +82,7 @@ class SyncTexinClient:
                 "for yours cannot be used: pass transport=, verify= or max_connections= "
                 "instead, or use TexinClient with your http_client"
             )
-        self._make = functools.partial(
+        self._make: Callable[[], TexinClient] = functools.partial(
             TexinClient,
             api_key,
             base_url=base_url,
@@ -123,6 +123,11 @@ class SyncTexinClient:
                     "the child (e.g. in Celery's worker_process_init)"
                 )
             self._core, self._generation = self._build(), generation
+        return self._core
+
+    @property
+    def _texin_async(self) -> TexinClient:
+        """The async client behind this one (a batch item's ``client`` may name either)."""
         return self._core
 
     @property
@@ -176,6 +181,17 @@ class SyncTexinClient:
         self._closed = True
         if self._generation == _loop.generation():  # a parent's pool is never touched
             _loop.run_sync(self._core.aclose)
+
+    def for_key(self, api_key: str, *, sender_id: str | None = None) -> SyncTexinClient:
+        """A client for another API key on this one's pool and settings; see
+        :meth:`TexinClient.for_key`."""
+        parent = self
+        view = SyncTexinClient.__new__(SyncTexinClient)
+        view.__dict__.update(self.__dict__)
+        view._make = lambda: parent._client().for_key(api_key, sender_id=sender_id)
+        view._closed = False
+        view._core = view._build()
+        return view
 
     # -- endpoints: each is TexinClient's, run on the shared loop --------------------------
 

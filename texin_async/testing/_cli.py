@@ -76,6 +76,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help=f"an account to serve (repeatable; default: one with key {DEFAULT_API_KEY!r})",
     )
     parser.add_argument(
+        "--key-prefix",
+        metavar="PREFIX",
+        help="also serve any key that starts with PREFIX, each an account of its own (for "
+        "load tests with many accounts)",
+    )
+    parser.add_argument(
         "--faults", default="", metavar="SPEC", help="rates, like 'drop_after=0.05,html_502=0.02'"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
@@ -118,6 +124,7 @@ def emulator_from_args(args: argparse.Namespace) -> TexinEmulator:
         failing_numbers=args.failing_number,
         slow_seconds=args.slow_seconds,
         dialect=args.dialect,
+        key_prefix=args.key_prefix,
     )
 
 

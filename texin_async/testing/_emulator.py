@@ -91,6 +91,8 @@ class TexinEmulator:
         clock: Monotonic seconds for the rate window; inject one to test it without sleeping.
         dialect: How answers are written: ``"documented"``, exactly as the documentation's
             examples, or ``"php"``.
+        key_prefix: Also serve any API key that starts with this, each as an account of its
+            own (default balance) made on first use: for tests with thousands of accounts.
 
     Example::
 
@@ -113,6 +115,7 @@ class TexinEmulator:
         max_body_bytes: int = 1_000_000,
         clock: Callable[[], float] = time.monotonic,
         dialect: Dialect = "documented",
+        key_prefix: str | None = None,
     ) -> None:
         if not slow_seconds >= 0:
             raise ValueError(f"slow_seconds must be >= 0, got {slow_seconds}")
@@ -125,6 +128,7 @@ class TexinEmulator:
             failing_numbers=failing_numbers,
             max_bulk_recipients=max_bulk_recipients,
             seed=seed,
+            key_prefix=key_prefix,
         )
         self._dialect = checked_dialect(dialect)
         self._initial = (seed, slow_seconds, max_body_bytes, self._dialect)

@@ -39,8 +39,11 @@ class EmulatorState:
         failing_numbers: Iterable[str],
         max_bulk_recipients: int,
         seed: int,
+        key_prefix: str | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        #: Any key that starts with this is an account of its own, made on first use.
+        self.key_prefix = key_prefix
         self._initial_accounts = tuple(dataclasses.replace(account) for account in accounts)
         keys = [account.api_key for account in self._initial_accounts]
         if len(set(keys)) != len(keys):
@@ -67,8 +70,15 @@ class EmulatorState:
             self._transactions = random.Random(self._seed)
 
     def account_for(self, api_key: object) -> Account | None:
-        """The account an ``api_key`` value from a request names, if any."""
-        return self.accounts.get(api_key) if isinstance(api_key, str) else None
+        """The account an ``api_key`` value from a request names, if any (made on first
+        use when it starts with ``key_prefix``)."""
+        if not isinstance(api_key, str):
+            return None
+        account = self.accounts.get(api_key)
+        prefix = self.key_prefix
+        if account is None and prefix and api_key.startswith(prefix) and len(api_key) > len(prefix):
+            account = self.accounts[api_key] = Account(api_key=api_key)
+        return account
 
     def send(
         self, account: Account, recipient: str, text: str, sender_id: str, units: int
