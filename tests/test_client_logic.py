@@ -11,6 +11,7 @@ import gc
 import json
 import logging
 import ssl
+from typing import Any
 
 import httpx
 import pytest
@@ -105,6 +106,38 @@ async def test_bad_input_is_refused_before_sending(recipient: str, message: str)
     async with client_for(recorder) as client:
         with pytest.raises(InvalidRequestError):
             await client.send_sms(recipient, message)
+    assert recorder.requests == []
+
+
+LONE = "\ud800"
+
+
+@pytest.mark.parametrize(
+    ("field", "call"),
+    [
+        ("message", lambda c: c.send_sms("0712345678", f"hi {LONE}")),
+        ("sender_id", lambda c: c.send_sms("0712345678", "hi", sender_id=LONE)),
+        ("message", lambda c: c.send_bulk_sms(["0712345678"], LONE + "x")),
+        ("sender_id", lambda c: c.send_bulk_sms(["0712345678"], "hi", sender_id=f"T{LONE}")),
+        ("message_id", lambda c: c.check_status(f"API-{LONE}")),
+    ],
+)
+async def test_a_lone_surrogate_is_refused_before_sending(field: str, call: Any) -> None:
+    """A string UTF-8 cannot encode is an InvalidRequestError naming its field, never sent."""
+    recorder = Recorder(json_answer(200, SENT))
+    async with client_for(recorder) as client:
+        with pytest.raises(InvalidRequestError, match=f"^{field} holds a lone surrogate") as caught:
+            await call(client)
+    assert caught.value.maybe_sent is False
+    assert recorder.requests == []
+
+
+async def test_a_default_sender_id_with_a_lone_surrogate_is_refused() -> None:
+    """The client's own sender_id is checked too, on each send."""
+    recorder = Recorder(json_answer(200, SENT))
+    async with client_for(recorder, sender_id=f"Tex{LONE}in") as client:
+        with pytest.raises(InvalidRequestError, match="sender_id"):
+            await client.send_sms("0712345678", "hi")
     assert recorder.requests == []
 
 

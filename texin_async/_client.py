@@ -61,7 +61,7 @@ from ._ratelimit import LocalRateLimiter, RateLimiter, claim
 from ._response import read_response
 from ._retry import Retries
 from ._transport import TransportChoice, open_transport
-from ._units import COST_PER_UNIT
+from ._units import COST_PER_UNIT, lone_surrogate
 
 __all__ = ["ClientState", "Departure", "TexinClient"]
 
@@ -258,7 +258,9 @@ class TexinClient:
         """
         if not isinstance(message_id, str) or not message_id.strip():
             raise InvalidRequestError(f"message_id must be a non-empty string, got {message_id!r}")
-        return await self._request(CHECK_STATUS, {"message_id": message_id})
+        return await self._request(
+            CHECK_STATUS, {"message_id": _encodable(message_id, "message_id")}
+        )
 
     async def send_sms(
         self, recipient: str, message: str, *, sender_id: str | None = None
@@ -375,7 +377,7 @@ class TexinClient:
         if sender is not None:
             if not isinstance(sender, str) or not sender.strip():
                 raise InvalidRequestError(f"sender_id must be a non-empty string, got {sender!r}")
-            payload["sender_id"] = sender
+            payload["sender_id"] = _encodable(sender, "sender_id")
         return payload
 
     def _check_open(self) -> None:
@@ -550,7 +552,17 @@ def _checked(message: object) -> str:
         raise InvalidRequestError(f"message must be a string, got {type(message).__name__}")
     if not message.strip():
         raise InvalidRequestError("message must not be empty")
-    return message
+    return _encodable(message, "message")
+
+
+def _encodable(value: str, field: str) -> str:
+    """``value``, unless it holds a lone surrogate: it would fail only once being encoded."""
+    if lone_surrogate(value):
+        raise InvalidRequestError(
+            f"{field} holds a lone surrogate (such as '\\ud800'), which UTF-8 cannot "
+            "encode; nothing was sent"
+        )
+    return value
 
 
 def _normalized_map(recipients: Iterable[str]) -> dict[str, str]:
