@@ -101,12 +101,30 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _json_object(content: bytes) -> dict[str, Any] | None:
-    """The body's JSON object, or None for anything else (never raises)."""
+    """The body's JSON object, or None for anything else (never raises).
+
+    A number beyond float range (``1e400``) is valid JSON that msgspec refuses to decode
+    untyped: such a body is decoded again with those numbers as infinities, so that the
+    refusal around it keeps its verdict. (The lenient reader takes infinities as absent.)
+    """
     try:
         body = msgspec.json.decode(content)
+    except msgspec.ValidationError:
+        body = _decode_wide(content)
     except (msgspec.DecodeError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
+
+
+_WIDE = msgspec.json.Decoder(float_hook=float)  # float("1e400") is inf, not an error
+
+
+def _decode_wide(content: bytes) -> Any:
+    """The body decoded with out-of-range floats as infinities; None if still undecodable."""
+    try:
+        return _WIDE.decode(content)
+    except (msgspec.DecodeError, RecursionError):
+        return None
 
 
 def _failure(
