@@ -14,7 +14,8 @@ import itertools
 import re
 import socket
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import anyio
 
@@ -145,3 +146,27 @@ async def hostile_server(script: Script) -> AsyncIterator[HostileServer]:
         finally:
             for writer in server.writers:  # nothing outlives the test, whatever a script does
                 writer.transport.abort()
+
+
+@contextlib.contextmanager
+def hostile_server_in_thread(script: Script) -> Iterator[HostileServer]:
+    """:func:`hostile_server` on an event loop of its own, for code that runs its own loop."""
+    started = threading.Event()
+    holder: list[tuple[HostileServer, asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        async with hostile_server(script) as server:
+            holder.append((server, asyncio.get_running_loop(), stop))
+            started.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    started.wait(5)
+    server, loop, stop = holder[0]
+    try:
+        yield server
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(5)

@@ -24,6 +24,7 @@ from ._common import (
     DebugOption,
     JsonOption,
     Settings,
+    balance_text,
     fail,
     money,
     plural,
@@ -306,7 +307,7 @@ def _announce(
     stderr.print(
         f"{source.path.name}: {plural(plan.rows, 'row')}{done}; sending {plan.to_send:,} in up "
         f"to {plural(requests, 'request')}, {when}. They need {plural(plan.units, 'unit')} "
-        f"({money(plan.cost())}); the balance is {balance} credits.",
+        f"({money(plan.cost())}); the balance is {balance_text(balance)}.",
         highlight=False,
     )
 
