@@ -115,18 +115,25 @@ class TexinClient:
         retry: When to retry and how long to wait.
         timeout: Seconds, or an ``httpx.Timeout``; never unlimited.
         max_connections: Pool size, and the most requests in flight at once.
-        http_client: An ``httpx.AsyncClient`` you own; the SDK will not close it.
+        http_client: An ``httpx.AsyncClient`` you own; the SDK will not close it. Refused
+            if it would skip TLS verification, or send a plain-http ``base_url`` (the key
+            in the body) through a proxy.
         transport: An httpx transport for the SDK's own httpx client, or ``"aiohttp"`` to
             send on a native aiohttp session instead (the ``aiohttp`` extra; asyncio only),
             which costs several times less CPU per request. A name rather than a helper
             object: the backend needs only settings given here (pool size, timeout, TLS
             trust), so there is nothing to configure twice and no aiohttp type in the API.
+            An ``httpx.AsyncHTTPTransport`` that skips TLS verification is refused; a
+            transport of another class cannot be inspected, and is yours to vouch for.
         verify: TLS trust for a private CA: an ``ssl.SSLContext`` or a CA bundle path;
             None trusts what httpx trusts. Verification cannot be turned off.
-        allow_insecure_http: Permit ``http://`` to a host other than loopback.
+        allow_insecure_http: Permit ``http://`` to a host other than loopback. An
+            environment proxy (``HTTP_PROXY``, ``ALL_PROXY``) is never used for ``http://``:
+            it would read the key; https goes through one as usual.
 
     Raises:
-        InvalidRequestError: No API key, or a base URL that is not allowed.
+        InvalidRequestError: No API key, a base URL that is not allowed, or an
+            ``http_client``/``transport`` that would expose the key.
 
     Example::
 
@@ -172,6 +179,7 @@ class TexinClient:
             self._transport = open_transport(
                 transport,
                 http_client,
+                base_url=self._base_url,
                 verify=verify,
                 timeout=self._timeout,
                 max_connections=max_connections,

@@ -25,10 +25,12 @@ import httpx
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
+    InvalidRequestError,
     OutcomeUnknownError,
     TexinError,
     map_transport_errors,
 )
+from ._pool import pool_of, proxy_of, ssl_context_of, transport_for
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -88,6 +90,7 @@ def open_transport(
     choice: TransportChoice,
     http_client: httpx.AsyncClient | None,
     *,
+    base_url: str,
     verify: ssl.SSLContext | str | None,
     timeout: httpx.Timeout,
     max_connections: int,
@@ -95,9 +98,12 @@ def open_transport(
     """The transport for ``TexinClient(transport=..., http_client=...)``.
 
     Raises:
+        InvalidRequestError: ``http_client`` or an httpx ``transport`` would skip TLS
+            verification, or send a plain-http ``base_url`` (with the key) to a proxy.
         ValueError: ``choice`` is a string other than ``"aiohttp"``.
         ImportError: ``"aiohttp"`` without the ``aiohttp`` extra installed.
     """
+    check_trust(choice, http_client, base_url)
     if http_client is not None:
         return HttpxTransport(http_client, timeout=timeout, owned=False)
     if isinstance(choice, str):
@@ -113,6 +119,8 @@ def open_transport(
         ),
         follow_redirects=False,
         headers=_HEADERS,
+        # An environment proxy never sees a plain-http request: the key is in its body.
+        trust_env=not _plain_http(base_url),
     )
     return HttpxTransport(client, timeout=timeout, owned=True)
 
@@ -121,18 +129,61 @@ def ssl_context(verify: ssl.SSLContext | str | None) -> ssl.SSLContext:
     """A verifying context: the one given, one for a CA bundle, or httpx's default trust.
 
     Raises:
-        ValueError: The context given does not verify certificates and host names.
+        InvalidRequestError: The context given does not verify certificates and host names.
     """
     if isinstance(verify, str):
         return ssl.create_default_context(cafile=verify)
     if verify is None:
         return httpx.create_ssl_context()
-    if verify.verify_mode != ssl.CERT_REQUIRED or not verify.check_hostname:
-        raise ValueError(
+    if not _verifies(verify):
+        raise InvalidRequestError(
             "verify= must check certificates and host names (CERT_REQUIRED, "
             "check_hostname=True): TLS verification cannot be turned off"
         )
     return verify
+
+
+def check_trust(choice: object, http_client: httpx.AsyncClient | None, base_url: str) -> None:
+    """Refuse a caller's httpx client or transport that would expose the API key.
+
+    Looks at the pool it would send ``base_url`` requests on: refused if its TLS context
+    does not verify (``verify=False``), or if it would send a plain-http request through a
+    proxy. A transport of another class cannot be inspected, and is the caller's to vouch for.
+
+    Raises:
+        InvalidRequestError: Naming what is wrong and how to fix it.
+    """
+    if http_client is not None:
+        what, transport = "http_client=", transport_for(http_client, base_url)
+    elif isinstance(choice, httpx.AsyncBaseTransport):
+        what, transport = "transport=", choice
+    else:
+        return
+    pool = pool_of(transport)
+    if pool is None:
+        return
+    context = ssl_context_of(pool)
+    if context is not None and not _verifies(context):
+        raise InvalidRequestError(
+            f"{what} does not verify TLS certificates (verify=False, or an SSLContext without "
+            "CERT_REQUIRED and check_hostname): the API key could go to any server. Create it "
+            "with verify= a CA bundle path or a verifying ssl.SSLContext"
+        )
+    proxy = proxy_of(pool)
+    if proxy is not None and _plain_http(base_url):
+        raise InvalidRequestError(
+            f"{what} would send plain-http requests to {base_url} through the proxy at "
+            f"{proxy}, which would read the API key: create it with trust_env=False (or "
+            "without that proxy), add the host to NO_PROXY, or use an https base_url"
+        )
+
+
+def _verifies(context: ssl.SSLContext) -> bool:
+    return context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def _plain_http(url: str) -> bool:
+    return httpx.URL(url).scheme == "http"
 
 
 class HttpxTransport:
@@ -174,8 +225,9 @@ class AiohttpTransport:
     """Sends on one native ``aiohttp.ClientSession`` (the ``aiohttp`` extra).
 
     Settings match the httpx path: the same TLS trust, a pool of ``max_connections``,
-    redirects never followed, a proxy read once from the environment. The session is made
-    on first use, because aiohttp binds it to the running event loop (asyncio only).
+    redirects never followed, a proxy read once from the environment (for https only).
+    The session is made on first use, because aiohttp binds it to the running event loop
+    (asyncio only).
 
     Timeouts map from ``httpx.Timeout``: ``connect`` plus ``pool`` bound getting a
     connection, ``read`` bounds each wait for answer bytes. No total is set (httpx sets
@@ -240,9 +292,10 @@ def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
 
 
 def _env_proxy(url: str) -> str | None:
-    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``, ...)."""
+    """The proxy the environment names for an https ``url`` (``HTTPS_PROXY``, ``NO_PROXY``,
+    ...); never one for plain http, which would read the key in the request body."""
     parsed = httpx.URL(url)
-    if urllib.request.proxy_bypass(parsed.host):
+    if parsed.scheme != "https" or urllib.request.proxy_bypass(parsed.host):
         return None
     return urllib.request.getproxies().get(parsed.scheme)
 
