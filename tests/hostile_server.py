@@ -94,6 +94,8 @@ class HostileServer:
         self.script = script
         self.requests: list[bytes] = []
         self.hangups = 0
+        #: Set once a client hung up before a script was done.
+        self.hung_up = anyio.Event()
         self.open = 0
         self.port = 0
         self.writers: set[asyncio.StreamWriter] = set()
@@ -108,24 +110,34 @@ class HostileServer:
         self.open += 1
         self.writers.add(writer)
         try:
-            self.requests.append(await _read_request(reader))
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch, reader, tg.cancel_scope)
-                await self.script(writer)
-                tg.cancel_scope.cancel()
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            self.hangups += 1
+            with contextlib.suppress(asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                self.requests.append(await _read_request(reader))
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._watch, reader, tg.cancel_scope)
+                    await self._answer(writer)
+                    tg.cancel_scope.cancel()
         finally:
             self.open -= 1
             self.writers.discard(writer)
             writer.transport.abort()
 
+    async def _answer(self, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self.script(writer)
+        except OSError:  # the client hung up while the script was writing
+            self._hangup()
+
     async def _watch(self, reader: asyncio.StreamReader, scope: anyio.CancelScope) -> None:
         """Wait for the client to hang up, then stop the script."""
-        while await reader.read(65536):
-            pass
-        self.hangups += 1
+        with contextlib.suppress(OSError):
+            while await reader.read(65536):
+                pass
+        self._hangup()
         scope.cancel()
+
+    def _hangup(self) -> None:
+        self.hangups += 1
+        self.hung_up.set()
 
 
 async def _read_request(reader: asyncio.StreamReader) -> bytes:

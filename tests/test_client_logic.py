@@ -398,6 +398,8 @@ async def test_a_callers_client_never_follows_redirects() -> None:
         ({"max_connections": 0}, ValueError),
         ({"http_client": httpx.AsyncClient(), "verify": "/tmp/ca.pem"}, ValueError),
         ({"http_client": httpx.AsyncClient(), "transport": "aiohttp"}, ValueError),
+        ({"max_answer_bytes": 100}, ValueError),
+        ({"max_answer_bytes": 4e6}, TypeError),
     ],
 )
 def test_arguments_that_would_be_ignored_or_fail_later_are_refused(

@@ -24,12 +24,14 @@ from ._batch import iter_batch as _iter_batch
 from ._batch import send_batch as _send_batch
 from ._config import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_RATE_LIMIT,
     DEFAULT_RETRY_POLICY,
     DEFAULT_TIMEOUT,
     RateLimit,
     RetryPolicy,
+    check_max_answer_bytes,
     to_timeout,
 )
 from ._endpoints import (
@@ -113,8 +115,14 @@ class TexinClient:
         limiter: A shared backend (e.g. Redis) instead of the in-process one; it carries
             its own budget, so it excludes ``rate_limit``.
         retry: When to retry and how long to wait.
-        timeout: Seconds, or an ``httpx.Timeout``; never unlimited.
+        timeout: Seconds, or an ``httpx.Timeout``; never unlimited. Each attempt also has
+            a total deadline, the connect, write, read and pool timeouts added up (95 s by
+            default): a server dribbling its answer within the read timeout cannot hold a
+            request for ever. Past it the attempt fails with ``APITimeoutError``.
         max_connections: Pool size, and the most requests in flight at once.
+        max_answer_bytes: The most bytes of one answer read (4 MiB; a 1,000-number bulk
+            answer is about 60 KB). A larger answer is not read on: it is unusable
+            (``maybe_sent`` True for a send) and its connection is dropped.
         http_client: An ``httpx.AsyncClient`` you own; the SDK will not close it. Refused
             if it would skip TLS verification, or send a plain-http ``base_url`` (the key
             in the body) through a proxy.
@@ -157,6 +165,7 @@ class TexinClient:
         transport: TransportChoice = None,
         verify: ssl.SSLContext | str | None = None,
         allow_insecure_http: bool = False,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("TEXIN_API_KEY")
         if not key or not key.strip():
@@ -183,6 +192,7 @@ class TexinClient:
                 verify=verify,
                 timeout=self._timeout,
                 max_connections=max_connections,
+                max_answer_bytes=check_max_answer_bytes(max_answer_bytes),
             )
         except BaseException:
             self._unclaim()

@@ -20,8 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+import anyio
 import httpx
 
+from ._body import ACCEPT_ENCODING, read_aiohttp, read_httpx
+from ._config import attempt_deadline
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
@@ -48,7 +51,9 @@ __all__ = [
 
 _USER_AGENT = f"texin-async/{__version__}"
 _HEADERS = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
-_JSON = {"Content-Type": "application/json"}
+#: Sent with every request, on a caller's client too: the answer's codings must be ones
+#: the byte cap can bound (see _body.py).
+_JSON = {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
 
 #: What ``TexinClient(transport=...)`` takes: an httpx transport, or a native backend's name.
 TransportChoice = httpx.AsyncBaseTransport | Literal["aiohttp"] | None
@@ -64,6 +69,9 @@ class RawResponse:
     content: bytes
     #: The status line's reason phrase, for refusals without a JSON message.
     reason: str = ""
+    #: The byte cap the body was larger than (reading stopped there, ``content`` is
+    #: empty); 0 when it was read whole.
+    too_large: int = 0
 
 
 class Transport(Protocol):
@@ -94,6 +102,7 @@ def open_transport(
     verify: ssl.SSLContext | str | None,
     timeout: httpx.Timeout,
     max_connections: int,
+    max_answer_bytes: int,
 ) -> Transport:
     """The transport for ``TexinClient(transport=..., http_client=...)``.
 
@@ -105,11 +114,13 @@ def open_transport(
     """
     check_trust(choice, http_client, base_url)
     if http_client is not None:
-        return HttpxTransport(http_client, timeout=timeout, owned=False)
+        return HttpxTransport(http_client, timeout=timeout, cap=max_answer_bytes, owned=False)
     if isinstance(choice, str):
         if choice != "aiohttp":
             raise ValueError(f"transport must be an httpx transport or 'aiohttp', got {choice!r}")
-        return AiohttpTransport(verify=verify, timeout=timeout, max_connections=max_connections)
+        return AiohttpTransport(
+            verify=verify, timeout=timeout, max_connections=max_connections, cap=max_answer_bytes
+        )
     client = httpx.AsyncClient(
         transport=choice,
         verify=ssl_context(verify),
@@ -122,7 +133,7 @@ def open_transport(
         # An environment proxy never sees a plain-http request: the key is in its body.
         trust_env=not _plain_http(base_url),
     )
-    return HttpxTransport(client, timeout=timeout, owned=True)
+    return HttpxTransport(client, timeout=timeout, cap=max_answer_bytes, owned=True)
 
 
 def ssl_context(verify: ssl.SSLContext | str | None) -> ssl.SSLContext:
@@ -189,30 +200,43 @@ def _plain_http(url: str) -> bool:
 class HttpxTransport:
     """Sends on an ``httpx.AsyncClient``: the SDK's own, or one the caller owns."""
 
-    __slots__ = ("_client", "_owned", "_timeout")
+    __slots__ = ("_cap", "_client", "_deadline", "_owned", "_timeout")
 
-    def __init__(self, client: httpx.AsyncClient, *, timeout: httpx.Timeout, owned: bool) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, *, timeout: httpx.Timeout, cap: int, owned: bool
+    ) -> None:
         self._client = client
         self._timeout = timeout
+        self._deadline = attempt_deadline(timeout)
+        self._cap = cap
         self._owned = owned
 
     async def request(
         self, method: str, url: str, body: bytes | None, *, endpoint: str
     ) -> RawResponse:
-        """Send through httpx; its errors are mapped by ``map_transport_errors``."""
-        with map_transport_errors(endpoint):
-            # follow_redirects=False even on a caller's client: a redirect would re-post
-            # the API key, maybe over plain http, maybe to another host, maybe twice.
-            response = await self._client.request(
-                method,
-                url,
-                content=body,
-                headers=_JSON,
-                timeout=self._timeout,
-                follow_redirects=False,
-            )
+        """Send through httpx, read within the cap and the attempt's deadline; errors are
+        mapped by ``map_transport_errors``."""
+        with anyio.move_on_after(self._deadline), map_transport_errors(endpoint):
+            return await self._exchange(method, url, body)
+        raise _deadline_passed(endpoint, self._deadline)
+
+    async def _exchange(self, method: str, url: str, body: bytes | None) -> RawResponse:
+        request = self._client.build_request(
+            method, url, content=body, headers=_JSON, timeout=self._timeout
+        )
+        # follow_redirects=False even on a caller's client: a redirect would re-post
+        # the API key, maybe over plain http, maybe to another host, maybe twice.
+        response = await self._client.send(request, stream=True, follow_redirects=False)
+        try:
+            content = await read_httpx(response, self._cap)
+        finally:
+            await response.aclose()  # an answer not read to its end closes the connection
         return RawResponse(
-            response.status_code, response.headers, response.content, response.reason_phrase
+            response.status_code,
+            response.headers,
+            content or b"",
+            response.reason_phrase,
+            0 if content is not None else self._cap,
         )
 
     async def aclose(self) -> None:
@@ -225,20 +249,25 @@ class AiohttpTransport:
     """Sends on one native ``aiohttp.ClientSession`` (the ``aiohttp`` extra).
 
     Settings match the httpx path: the same TLS trust, a pool of ``max_connections``,
-    redirects never followed, a proxy read once from the environment (for https only).
-    The session is made on first use, because aiohttp binds it to the running event loop
-    (asyncio only).
+    redirects never followed, a proxy read once from the environment (for https only),
+    the same byte cap. The session is made on first use, because aiohttp binds it to the
+    running event loop (asyncio only).
 
     Timeouts map from ``httpx.Timeout``: ``connect`` plus ``pool`` bound getting a
-    connection, ``read`` bounds each wait for answer bytes. No total is set (httpx sets
-    none). aiohttp has no write timeout: a body larger than the socket buffer (a bulk send
-    to thousands of numbers) could wait on a server that stopped reading.
+    connection, ``read`` bounds each wait for answer bytes, and aiohttp's ``total`` is the
+    attempt's deadline. aiohttp has no write timeout of its own; the deadline bounds a
+    server that stops reading a large body too.
     """
 
-    __slots__ = ("_proxy", "_session", "_settings", "_table")
+    __slots__ = ("_cap", "_proxy", "_session", "_settings", "_table")
 
     def __init__(
-        self, *, verify: ssl.SSLContext | str | None, timeout: httpx.Timeout, max_connections: int
+        self,
+        *,
+        verify: ssl.SSLContext | str | None,
+        timeout: httpx.Timeout,
+        max_connections: int,
+        cap: int,
     ) -> None:
         try:
             self._table = _error_table()  # imports aiohttp
@@ -249,6 +278,7 @@ class AiohttpTransport:
         self._settings = (ssl_context(verify), _client_timeout(timeout), max_connections)
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
+        self._cap = cap
 
     async def request(
         self, method: str, url: str, body: bytes | None, *, endpoint: str
@@ -259,8 +289,14 @@ class AiohttpTransport:
             async with session.request(
                 method, url, data=body, allow_redirects=False, proxy=self._proxy
             ) as response:
-                content = await response.read()
-        return RawResponse(response.status, response.headers, content, response.reason or "")
+                content = await read_aiohttp(response, self._cap)
+        return RawResponse(
+            response.status,
+            response.headers,
+            content or b"",
+            response.reason or "",
+            0 if content is not None else self._cap,
+        )
 
     async def aclose(self) -> None:
         """Close the session and its connections."""
@@ -280,6 +316,14 @@ class AiohttpTransport:
         return self._session
 
 
+def _deadline_passed(endpoint: str, seconds: float) -> APITimeoutError:
+    return APITimeoutError(
+        f"{endpoint}: no whole answer within the attempt's deadline of {seconds:g} s "
+        "(the connect, write, read and pool timeouts added up)",
+        endpoint=endpoint,
+    )
+
+
 def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
     import aiohttp
 
@@ -287,7 +331,10 @@ def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
     # aiohttp's ``connect`` covers the wait for a pooled connection and the connecting.
     acquire = None if connect is None or pool is None else connect + pool
     return aiohttp.ClientTimeout(
-        total=None, connect=acquire, sock_connect=connect, sock_read=timeout.read
+        total=attempt_deadline(timeout),
+        connect=acquire,
+        sock_connect=connect,
+        sock_read=timeout.read,
     )
 
 
