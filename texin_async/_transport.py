@@ -33,7 +33,7 @@ from ._exceptions import (
     TexinError,
     map_transport_errors,
 )
-from ._pool import pool_of, proxy_of, ssl_context_of, transport_for
+from ._pool import pool_of, proxy_of, reap_orphans, ssl_context_of, transport_for
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -215,9 +215,14 @@ class HttpxTransport:
         self, method: str, url: str, body: bytes | None, *, endpoint: str
     ) -> RawResponse:
         """Send through httpx, read within the cap and the attempt's deadline; errors are
-        mapped by ``map_transport_errors``."""
-        with anyio.move_on_after(self._deadline), map_transport_errors(endpoint):
-            return await self._exchange(method, url, body)
+        mapped by ``map_transport_errors``, and a pool place a failure orphaned is freed."""
+        with anyio.move_on_after(self._deadline):
+            try:
+                with map_transport_errors(endpoint):
+                    return await self._exchange(method, url, body)
+            except BaseException:  # cancellation above all: see _pool.reap_orphans
+                await reap_orphans(pool_of(transport_for(self._client, url)))
+                raise
         raise _deadline_passed(endpoint, self._deadline)
 
     async def _exchange(self, method: str, url: str, body: bytes | None) -> RawResponse:
