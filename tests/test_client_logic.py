@@ -11,6 +11,8 @@ import gc
 import json
 import logging
 import ssl
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -448,6 +450,24 @@ async def test_a_closed_or_dropped_client_frees_its_key_for_another_budget() -> 
     del second  # never closed: garbage collection frees the key too
     gc.collect()
     await client_for(Recorder(json_answer(200, SENT)), rate_limit="40/2").aclose()
+
+
+# What the garbage collector does when it collects a dropped client while this thread is
+# inside claim() or release() (it may run at any allocation): its finalizer releases a claim.
+_FINALIZER_INSIDE_A_CLAIM = """
+from texin_async import TexinClient
+from texin_async._ratelimit import _CLAIMS_LOCK
+dropped = TexinClient("k", base_url="http://127.0.0.1:9/api/")
+with _CLAIMS_LOCK:
+    dropped._unclaim()
+TexinClient("k", base_url="http://127.0.0.1:9/api/")
+"""
+
+
+def test_a_dropped_clients_finalizer_inside_a_claim_never_deadlocks() -> None:
+    """Collected mid-claim, a dropped client releases its key without hanging the thread
+    (it did, with many short-lived clients: the claims lock was not re-entrant)."""
+    subprocess.run([sys.executable, "-c", _FINALIZER_INSIDE_A_CLAIM], check=True, timeout=10)
 
 
 @pytest.mark.parametrize("name", ["base_url", "sender_id", "retry", "key_id", "state"])
