@@ -119,7 +119,7 @@ class HostileServer:
         finally:
             self.open -= 1
             self.writers.discard(writer)
-            writer.transport.abort()
+            writer.close()  # what was written is sent, then FIN (a script resets on purpose)
 
     async def _answer(self, writer: asyncio.StreamWriter) -> None:
         try:
