@@ -121,8 +121,20 @@ def open_transport(
         return AiohttpTransport(
             verify=verify, timeout=timeout, max_connections=max_connections, cap=max_answer_bytes
         )
-    client = httpx.AsyncClient(
-        transport=choice,
+    client = _own_client(choice, verify, timeout, max_connections, base_url)
+    return HttpxTransport(client, timeout=timeout, cap=max_answer_bytes, owned=True)
+
+
+def _own_client(
+    transport: httpx.AsyncBaseTransport | None,
+    verify: ssl.SSLContext | str | None,
+    timeout: httpx.Timeout,
+    max_connections: int,
+    base_url: str,
+) -> httpx.AsyncClient:
+    """The SDK's own httpx client: verifying TLS, no redirects, a pool of ``max_connections``."""
+    return httpx.AsyncClient(
+        transport=transport,
         verify=ssl_context(verify),
         timeout=timeout,
         limits=httpx.Limits(
@@ -133,7 +145,6 @@ def open_transport(
         # An environment proxy never sees a plain-http request: the key is in its body.
         trust_env=not _plain_http(base_url),
     )
-    return HttpxTransport(client, timeout=timeout, cap=max_answer_bytes, owned=True)
 
 
 def ssl_context(verify: ssl.SSLContext | str | None) -> ssl.SSLContext:
@@ -155,11 +166,9 @@ def ssl_context(verify: ssl.SSLContext | str | None) -> ssl.SSLContext:
 
 
 def check_trust(choice: object, http_client: httpx.AsyncClient | None, base_url: str) -> None:
-    """Refuse a caller's httpx client or transport that would expose the API key.
-
-    Looks at the pool it would send ``base_url`` requests on: refused if its TLS context
-    does not verify (``verify=False``), or if it would send a plain-http request through a
-    proxy. A transport of another class cannot be inspected, and is the caller's to vouch for.
+    """Refuse a caller's httpx client or transport whose pool for ``base_url`` would not
+    verify TLS, or would send plain http (the key in the body) through a proxy. A
+    transport of another class cannot be inspected: the caller vouches for it.
 
     Raises:
         InvalidRequestError: Naming what is wrong and how to fix it.
@@ -171,16 +180,14 @@ def check_trust(choice: object, http_client: httpx.AsyncClient | None, base_url:
     else:
         return
     pool = pool_of(transport)
-    if pool is None:
-        return
-    context = ssl_context_of(pool)
+    context = ssl_context_of(pool) if pool is not None else None
     if context is not None and not _verifies(context):
         raise InvalidRequestError(
             f"{what} does not verify TLS certificates (verify=False, or an SSLContext without "
             "CERT_REQUIRED and check_hostname): the API key could go to any server. Create it "
             "with verify= a CA bundle path or a verifying ssl.SSLContext"
         )
-    proxy = proxy_of(pool)
+    proxy = proxy_of(pool) if pool is not None else None
     if proxy is not None and _plain_http(base_url):
         raise InvalidRequestError(
             f"{what} would send plain-http requests to {base_url} through the proxy at "

@@ -269,19 +269,7 @@ def _connect(path: str, writable: bool) -> sqlite3.Connection | None:
         raise JournalError(_EMPTY.format(path=path))
     connection = _open_file(path, writable)
     try:
-        if writable:
-            connection.execute("PRAGMA locking_mode=EXCLUSIVE")
-        if not _is_journal_or_new(connection):
-            raise JournalError(f"journal {path} is an SQLite database but not a batch journal")
-        if writable:
-            # The schema first, in rollback mode: a new journal's file is never left empty.
-            connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-        schema = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if schema is None or schema[0] != _SCHEMA_VERSION:
-            raise JournalError(f"journal {path} has schema {schema}, expected {_SCHEMA_VERSION}")
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # self-contained from here
+        _prepare(connection, path, writable)
     except sqlite3.Error as exc:
         connection.close()
         locked = "locked" in str(exc)
@@ -298,6 +286,24 @@ _EMPTY = (
     "journal was first written back, its rows may be in {path}-wal beside it: keep that "
     "file next to it (never delete or move only one of the two). Otherwise delete the empty file."
 )
+
+
+def _prepare(connection: sqlite3.Connection, path: str, writable: bool) -> None:
+    """Lock (when writable), check the file is a journal, create its schema if new, and
+    fold in any write-ahead log a crash left."""
+    if writable:
+        connection.execute("PRAGMA locking_mode=EXCLUSIVE")
+    if not _is_journal_or_new(connection):
+        raise JournalError(f"journal {path} is an SQLite database but not a batch journal")
+    if writable:
+        # The schema first, in rollback mode: a new journal's file is never left empty.
+        connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+    schema = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    if schema is None or schema[0] != _SCHEMA_VERSION:
+        raise JournalError(f"journal {path} has schema {schema}, expected {_SCHEMA_VERSION}")
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # self-contained from here
 
 
 def _open_file(path: str, writable: bool) -> sqlite3.Connection:
