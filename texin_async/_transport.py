@@ -8,7 +8,10 @@ than aiohttp's whole exchange.
 
 Each backend translates its own failures with the same rule as
 :func:`~texin_async._exceptions.map_transport_errors`: only a failure to connect proves the
-request was not sent.
+request was not sent. Both bound every attempt alike: a total deadline (the timeouts added
+up, :func:`~texin_async._config.attempt_deadline`) and a byte cap on the answer
+(:mod:`texin_async._body`). Neither ever hands the key to a party that could read it: no
+environment proxy for plain http, no caller's client or transport that skips TLS checks.
 """
 
 from __future__ import annotations
@@ -80,11 +83,12 @@ class Transport(Protocol):
     async def request(
         self, method: str, url: str, body: bytes | None, *, endpoint: str
     ) -> RawResponse:
-        """Send ``body`` and read the whole answer.
+        """Send ``body`` and read the whole answer, within the byte cap (past it, the
+        connection is dropped and ``too_large`` says so) and the attempt's deadline.
 
         Raises:
             APIConnectionError: Never reached the API: nothing was sent.
-            APITimeoutError: Sent, and no answer in time.
+            APITimeoutError: Sent, and no answer in time (or not all of it by the deadline).
             OutcomeUnknownError: Sent, and the connection failed before a full answer.
         """
         ...
