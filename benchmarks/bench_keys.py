@@ -98,7 +98,7 @@ def redis_rows() -> list[tuple[str, ...]]:
 
 
 def main() -> None:
-    emulator = TexinEmulator(rate_limit="100/2", key_prefix="acct-")
+    emulator = TexinEmulator(rate_limit=None, key_prefix="acct-")
     with serve_in_thread(emulator) as url:
         rows = local_rows(url)
     table(

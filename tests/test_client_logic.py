@@ -11,6 +11,9 @@ import gc
 import json
 import logging
 import ssl
+import subprocess
+import sys
+from typing import Any
 
 import httpx
 import pytest
@@ -107,6 +110,38 @@ async def test_bad_input_is_refused_before_sending(recipient: str, message: str)
     async with client_for(recorder) as client:
         with pytest.raises(InvalidRequestError):
             await client.send_sms(recipient, message)
+    assert recorder.requests == []
+
+
+LONE = "\ud800"
+
+
+@pytest.mark.parametrize(
+    ("field", "call"),
+    [
+        ("message", lambda c: c.send_sms("0712345678", f"hi {LONE}")),
+        ("sender_id", lambda c: c.send_sms("0712345678", "hi", sender_id=LONE)),
+        ("message", lambda c: c.send_bulk_sms(["0712345678"], LONE + "x")),
+        ("sender_id", lambda c: c.send_bulk_sms(["0712345678"], "hi", sender_id=f"T{LONE}")),
+        ("message_id", lambda c: c.check_status(f"API-{LONE}")),
+    ],
+)
+async def test_a_lone_surrogate_is_refused_before_sending(field: str, call: Any) -> None:
+    """A string UTF-8 cannot encode is an InvalidRequestError naming its field, never sent."""
+    recorder = Recorder(json_answer(200, SENT))
+    async with client_for(recorder) as client:
+        with pytest.raises(InvalidRequestError, match=f"^{field} holds a lone surrogate") as caught:
+            await call(client)
+    assert caught.value.maybe_sent is False
+    assert recorder.requests == []
+
+
+async def test_a_default_sender_id_with_a_lone_surrogate_is_refused() -> None:
+    """The client's own sender_id is checked too, on each send."""
+    recorder = Recorder(json_answer(200, SENT))
+    async with client_for(recorder, sender_id=f"Tex{LONE}in") as client:
+        with pytest.raises(InvalidRequestError, match="sender_id"):
+            await client.send_sms("0712345678", "hi")
     assert recorder.requests == []
 
 
@@ -371,6 +406,8 @@ async def test_a_callers_client_never_follows_redirects() -> None:
         ({"max_connections": 0}, ValueError),
         ({"http_client": httpx.AsyncClient(), "verify": "/tmp/ca.pem"}, ValueError),
         ({"http_client": httpx.AsyncClient(), "transport": "aiohttp"}, ValueError),
+        ({"max_answer_bytes": 100}, ValueError),
+        ({"max_answer_bytes": 4e6}, TypeError),
     ],
 )
 def test_arguments_that_would_be_ignored_or_fail_later_are_refused(
@@ -419,6 +456,24 @@ async def test_a_closed_or_dropped_client_frees_its_key_for_another_budget() -> 
     del second  # never closed: garbage collection frees the key too
     gc.collect()
     await client_for(Recorder(json_answer(200, SENT)), rate_limit="40/2").aclose()
+
+
+# What the garbage collector does when it collects a dropped client while this thread is
+# inside claim() or release() (it may run at any allocation): its finalizer releases a claim.
+_FINALIZER_INSIDE_A_CLAIM = """
+from texin_async import TexinClient
+from texin_async._ratelimit import _CLAIMS_LOCK
+dropped = TexinClient("k", base_url="http://127.0.0.1:9/api/")
+with _CLAIMS_LOCK:
+    dropped._unclaim()
+TexinClient("k", base_url="http://127.0.0.1:9/api/")
+"""
+
+
+def test_a_dropped_clients_finalizer_inside_a_claim_never_deadlocks() -> None:
+    """Collected mid-claim, a dropped client releases its key without hanging the thread
+    (it did, with many short-lived clients: the claims lock was not re-entrant)."""
+    subprocess.run([sys.executable, "-c", _FINALIZER_INSIDE_A_CLAIM], check=True, timeout=10)
 
 
 @pytest.mark.parametrize("name", ["base_url", "sender_id", "retry", "key_id", "state"])

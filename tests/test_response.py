@@ -363,6 +363,29 @@ async def test_an_error_status_is_not_sent_only_when_the_api_refuses(
     assert caught.value.status_code == answer.status_code
 
 
+@pytest.mark.parametrize(
+    "number", [b"1e400", b"-1e400", b"1E+99999", b"1e999999999", b"123e100000000"]
+)
+async def test_a_refusal_holding_a_number_beyond_float_range_keeps_its_verdict(
+    number: bytes,
+) -> None:
+    """Valid JSON with 1e400 inside is still the API's refusal: not sent, never unknown."""
+    body = b'{"success": false, "message": "x", "n": ' + number + b"}"
+    async with client_for(Recorder(httpx.Response(400, content=body)), retry=_ONCE) as client:
+        with pytest.raises(BadRequestError) as caught:
+            await client.send_sms("0712345678", "hi")
+    assert caught.value.maybe_sent is False
+    assert caught.value.message == "x"
+
+
+async def test_a_success_holding_a_number_beyond_float_range_is_a_success() -> None:
+    """An out-of-range amount in a confirmed send reads as absent, the send as sent."""
+    body = b'{"success": true, "message_id": "API-9", "cost": 1e400, "new_balance": -1e400}'
+    async with client_for(Recorder(httpx.Response(200, content=body))) as client:
+        result = await client.send_sms("0712345678", "hi")
+    assert (result.message_id, result.cost, result.new_balance) == ("API-9", None, None)
+
+
 async def test_a_refusal_message_is_one_bounded_line() -> None:
     """A server's message or error is kept as one line of at most 500 characters."""
     body = error_body("line one\nline two", "x" * 10_000)

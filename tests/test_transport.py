@@ -14,9 +14,10 @@ import re
 import socket
 import ssl
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
+import httpx
 import msgspec
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
@@ -25,6 +26,7 @@ from texin_async import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    InvalidRequestError,
     OutcomeUnknownError,
     RetryPolicy,
     TexinClient,
@@ -111,18 +113,108 @@ async def test_redirect_is_never_followed(backend: TransportChoice) -> None:
     assert len(server.requests) == 1
 
 
-async def test_proxy_from_the_environment_is_used(
+async def test_https_goes_through_the_environment_proxy(
     backend: TransportChoice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """HTTP_PROXY is honoured alike: the request goes to the proxy in absolute form."""
-    async with canned(http_answer("200 OK", BALANCE)) as proxy:
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
-        url = "http://texin.invalid/api/"
-        async with TexinClient(
-            CANARY, base_url=url, transport=backend, allow_insecure_http=True
-        ) as client:
+    """HTTPS_PROXY is honoured alike: the proxy is asked for a tunnel, the key stays in TLS."""
+    async with canned(http_answer("502 Bad Gateway")) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        url = "https://texin.invalid/api/"
+        async with TexinClient(CANARY, base_url=url, transport=backend, retry=ONCE) as client:
+            with pytest.raises(APIConnectionError) as caught:
+                await client.get_balance()
+    assert proxy.requests[0].startswith(b"CONNECT texin.invalid:443 HTTP/1.1")
+    assert not caught.value.maybe_sent
+    assert CANARY.encode() not in b"".join(proxy.requests)
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])
+async def test_plain_http_never_goes_through_an_environment_proxy(
+    backend: TransportChoice, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """A loopback http:// base URL goes straight to the server: no proxy reads the key."""
+    async with canned(http_answer("200 OK", BALANCE)) as api, canned(b"") as proxy:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(variable, f"http://127.0.0.1:{proxy.port}")
+        url = f"http://127.0.0.1:{api.port}/api/"
+        async with TexinClient(CANARY, base_url=url, transport=backend, retry=ONCE) as client:
             assert (await client.get_balance()).sms_balance == 7
-    assert proxy.requests[0].startswith(b"POST http://texin.invalid/api/get_balance HTTP/1.1")
+    assert proxy.requests == []
+    assert len(api.requests) == 1
+
+
+def test_a_callers_client_that_would_proxy_plain_http_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An http_client routing the http:// base URL through a proxy is refused at
+    construction, saying why and how to fix it; https through it, or no proxy, is fine."""
+    monkeypatch.setenv("HTTP_PROXY", "http://user:pass@proxy.example:3128")
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:pass@proxy.example:3128")
+    url = "http://127.0.0.1:8001/api/"
+    for http in (httpx.AsyncClient(), httpx.AsyncClient(proxy="http://proxy.example:3128")):
+        with pytest.raises(InvalidRequestError, match=r"proxy\.example:3128.*trust_env=False") as e:
+            TexinClient(CANARY, base_url=url, http_client=http)
+        assert "pass" not in str(e.value)
+    TexinClient(CANARY, base_url=url, http_client=httpx.AsyncClient(trust_env=False))
+    TexinClient(CANARY, base_url="https://texin.example/api/", http_client=httpx.AsyncClient())
+
+
+def test_an_httpx_transport_that_would_proxy_plain_http_is_refused() -> None:
+    """transport= an httpx transport with a proxy is refused for an http:// base URL too."""
+    proxied = httpx.AsyncHTTPTransport(proxy="http://proxy.example:3128")
+    with pytest.raises(InvalidRequestError, match="through the proxy"):
+        TexinClient(CANARY, base_url="http://127.0.0.1:8001/api/", transport=proxied)
+
+
+def _unverified(*, keep_certificates: bool) -> ssl.SSLContext:
+    """A context that checks no host names, and no certificates unless ``keep_certificates``."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    if not keep_certificates:
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param(lambda: {"http_client": httpx.AsyncClient(verify=False)}, id="client-False"),
+        pytest.param(
+            lambda: {"http_client": httpx.AsyncClient(verify=_unverified(keep_certificates=False))},
+            id="client-ctx",
+        ),
+        pytest.param(
+            lambda: {"transport": httpx.AsyncHTTPTransport(verify=False)}, id="transport-False"
+        ),
+        pytest.param(
+            lambda: {
+                "transport": httpx.AsyncHTTPTransport(verify=_unverified(keep_certificates=True))
+            },
+            id="transport-no-hostname-check",
+        ),
+        pytest.param(
+            lambda: {"http_client": httpx.AsyncClient(verify=False, proxy="http://p.example:1")},
+            id="client-proxied",
+        ),
+    ],
+)
+def test_tls_verification_cannot_be_turned_off_through_httpx(
+    kwargs: Callable[[], dict[str, object]],
+) -> None:
+    """verify=False on an http_client or httpx transport is refused, naming the fix."""
+    with pytest.raises(InvalidRequestError, match=r"does not verify TLS.*verify= a CA bundle"):
+        TexinClient(CANARY, base_url="https://texin.example/api/", **kwargs())  # type: ignore[arg-type]
+
+
+def test_verifying_or_uninspectable_httpx_settings_are_accepted() -> None:
+    """A verifying http_client or transport is fine; a custom transport class cannot be
+    inspected, so it is the caller's to vouch for."""
+    url = "https://texin.example/api/"
+    verifying = ssl.create_default_context()
+    TexinClient(CANARY, base_url=url, http_client=httpx.AsyncClient(verify=verifying))
+    TexinClient(CANARY, base_url=url, transport=httpx.AsyncHTTPTransport(verify=verifying))
+    TexinClient(CANARY, base_url=url, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
 
 
 async def test_pool_size_bounds_connections(

@@ -24,12 +24,14 @@ from ._batch import iter_batch as _iter_batch
 from ._batch import send_batch as _send_batch
 from ._config import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_RATE_LIMIT,
     DEFAULT_RETRY_POLICY,
     DEFAULT_TIMEOUT,
     RateLimit,
     RetryPolicy,
+    check_max_answer_bytes,
     to_timeout,
 )
 from ._endpoints import (
@@ -61,7 +63,7 @@ from ._ratelimit import LocalRateLimiter, Priority, RateLimiter, claim
 from ._response import read_response
 from ._retry import Retries
 from ._transport import TransportChoice, open_transport
-from ._units import COST_PER_UNIT
+from ._units import COST_PER_UNIT, lone_surrogate
 
 __all__ = ["ClientState", "Departure", "TexinClient"]
 
@@ -115,20 +117,33 @@ class TexinClient:
         limiter: A shared backend (e.g. Redis) instead of the in-process one; it carries
             its own budget, so it excludes ``rate_limit``.
         retry: When to retry and how long to wait.
-        timeout: Seconds, or an ``httpx.Timeout``; never unlimited.
+        timeout: Seconds, or an ``httpx.Timeout``; never unlimited. Each attempt also has
+            a total deadline, the connect, write, read and pool timeouts added up (95 s by
+            default): a server dribbling its answer within the read timeout cannot hold a
+            request for ever. Past it the attempt fails with ``APITimeoutError``.
         max_connections: Pool size, and the most requests in flight at once.
-        http_client: An ``httpx.AsyncClient`` you own; the SDK will not close it.
+        max_answer_bytes: The most bytes of one answer read (4 MiB; a 1,000-number bulk
+            answer is about 60 KB). A larger answer is not read on: it is unusable
+            (``maybe_sent`` True for a send) and its connection is dropped.
+        http_client: An ``httpx.AsyncClient`` you own; the SDK will not close it. Refused
+            if it would skip TLS verification, or send a plain-http ``base_url`` (the key
+            in the body) through a proxy.
         transport: An httpx transport for the SDK's own httpx client, or ``"aiohttp"`` to
             send on a native aiohttp session instead (the ``aiohttp`` extra; asyncio only),
             which costs several times less CPU per request. A name rather than a helper
             object: the backend needs only settings given here (pool size, timeout, TLS
             trust), so there is nothing to configure twice and no aiohttp type in the API.
+            An ``httpx.AsyncHTTPTransport`` that skips TLS verification is refused; a
+            transport of another class cannot be inspected, and is yours to vouch for.
         verify: TLS trust for a private CA: an ``ssl.SSLContext`` or a CA bundle path;
             None trusts what httpx trusts. Verification cannot be turned off.
-        allow_insecure_http: Permit ``http://`` to a host other than loopback.
+        allow_insecure_http: Permit ``http://`` to a host other than loopback. An
+            environment proxy (``HTTP_PROXY``, ``ALL_PROXY``) is never used for ``http://``:
+            it would read the key; https goes through one as usual.
 
     Raises:
-        InvalidRequestError: No API key, or a base URL that is not allowed.
+        InvalidRequestError: No API key, a base URL that is not allowed, or an
+            ``http_client``/``transport`` that would expose the key.
 
     Example::
 
@@ -152,6 +167,7 @@ class TexinClient:
         transport: TransportChoice = None,
         verify: ssl.SSLContext | str | None = None,
         allow_insecure_http: bool = False,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         key = _checked_key(api_key if api_key is not None else os.environ.get("TEXIN_API_KEY"))
         _check_transport_arguments(http_client, transport, verify, max_connections)
@@ -174,9 +190,11 @@ class TexinClient:
             self._transport = open_transport(
                 transport,
                 http_client,
+                base_url=self._base_url,
                 verify=verify,
                 timeout=self._timeout,
                 max_connections=max_connections,
+                max_answer_bytes=check_max_answer_bytes(max_answer_bytes),
             )
         except BaseException:
             self._unclaim()
@@ -306,7 +324,7 @@ class TexinClient:
         """
         if not isinstance(message_id, str) or not message_id.strip():
             raise InvalidRequestError(f"message_id must be a non-empty string, got {message_id!r}")
-        payload = {"message_id": message_id}
+        payload = {"message_id": _encodable(message_id, "message_id")}
         return await self._request(CHECK_STATUS, payload, priority=priority)
 
     async def send_sms(
@@ -427,7 +445,7 @@ class TexinClient:
         if sender is not None:
             if not isinstance(sender, str) or not sender.strip():
                 raise InvalidRequestError(f"sender_id must be a non-empty string, got {sender!r}")
-            payload["sender_id"] = sender
+            payload["sender_id"] = _encodable(sender, "sender_id")
         return payload
 
     def _check_open(self) -> None:
@@ -622,7 +640,17 @@ def _checked(message: object) -> str:
         raise InvalidRequestError(f"message must be a string, got {type(message).__name__}")
     if not message.strip():
         raise InvalidRequestError("message must not be empty")
-    return message
+    return _encodable(message, "message")
+
+
+def _encodable(value: str, field: str) -> str:
+    """``value``, unless it holds a lone surrogate: it would fail only once being encoded."""
+    if lone_surrogate(value):
+        raise InvalidRequestError(
+            f"{field} holds a lone surrogate (such as '\\ud800'), which UTF-8 cannot "
+            "encode; nothing was sent"
+        )
+    return value
 
 
 def _normalized_map(recipients: Iterable[str]) -> dict[str, str]:

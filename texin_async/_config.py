@@ -18,12 +18,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_ANSWER_BYTES",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_RETRY_POLICY",
     "DEFAULT_TIMEOUT",
     "RateLimit",
     "RetryPolicy",
+    "attempt_deadline",
+    "check_max_answer_bytes",
     "to_timeout",
 ]
 
@@ -143,6 +146,27 @@ def to_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
     return timeout
 
 
+def attempt_deadline(timeout: httpx.Timeout) -> float:
+    """Seconds one attempt may take in all: the connect, write, read and pool timeouts added.
+
+    Each of those bounds one wait (a read timeout, each wait for the next bytes), so a
+    server dribbling its answer a byte at a time could hold a request, its connection and
+    its rate-limit slot for ever. The sum never cuts short an attempt whose every wait
+    keeps within its timeout and whose answer arrives within one read timeout.
+    """
+    parts = (timeout.connect, timeout.write, timeout.read, timeout.pool)
+    return sum(part for part in parts if part is not None)
+
+
+def check_max_answer_bytes(value: int) -> int:
+    """``max_answer_bytes``, if it is an int of at least 1 KiB."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"max_answer_bytes must be an int, got {value!r}")
+    if value < 1024:
+        raise ValueError(f"max_answer_bytes must be >= 1024, got {value}")
+    return value
+
+
 DEFAULT_BASE_URL = "https://texin.hotspotbillingsystem.co.ke/api/"
 #: The provider's documented limit: 100 requests per minute per API key.
 DEFAULT_RATE_LIMIT = RateLimit(max_rate=100, time_period=60.0)
@@ -153,3 +177,5 @@ DEFAULT_RETRY_POLICY = RetryPolicy()
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 #: 100 requests a minute need few sockets; 10 lets a burst go out at once.
 DEFAULT_MAX_CONNECTIONS = 10
+#: The most bytes of one answer read: a 1,000-number bulk answer is about 60 KB.
+DEFAULT_MAX_ANSWER_BYTES = 4 * 1024 * 1024

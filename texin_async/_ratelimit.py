@@ -376,7 +376,9 @@ _SHARED: dict[RateLimit | None, LocalRateLimiter] = {}
 _SHARED_LOCK = threading.Lock()
 # key_id -> [the limiter its open clients use, how many they are]
 _CLAIMS: dict[str, list[Any]] = {}
-_CLAIMS_LOCK = threading.Lock()
+# Re-entrant: the garbage collector may run a dropped client's finalizer (a release) at
+# any allocation, so also while this thread holds the lock in claim() or release().
+_CLAIMS_LOCK = threading.RLock()
 
 
 def claim(key_id: str, limiter: RateLimiter) -> Callable[[], None]:

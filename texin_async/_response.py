@@ -13,6 +13,9 @@ JSON ``success`` false, status below 500    REFUSED              False
 anything else (HTML, redirect, cut off)     NO_VERDICT           True
 ==========================================  ===================  =================
 
+An answer larger than ``max_answer_bytes`` was not read to its end, so whatever JSON it
+began with is no verdict: it is read by its status alone (a 2xx or 4xx is NO_VERDICT).
+
 ``success`` is read leniently (``true``, ``1``, ``"true"``); everything else of a success
 answer is read leniently too, so a confirmed send never becomes "unknown".
 """
@@ -56,6 +59,8 @@ def read_response(response: RawResponse, endpoint: Endpoint[_R]) -> _R:
         ResponseDecodeError: A read got a 2xx without a verdict.
     """
     status, content = response.status, response.content
+    if response.too_large:  # not read to its end: whatever it said, it is not a verdict
+        raise _failure(response, None, None, endpoint)
     if 200 <= status < 300:
         try:  # fast path: the documented shape, one decode straight into the Struct
             result = decoder_for(endpoint.model).decode(content)
@@ -101,12 +106,30 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _json_object(content: bytes) -> dict[str, Any] | None:
-    """The body's JSON object, or None for anything else (never raises)."""
+    """The body's JSON object, or None for anything else (never raises).
+
+    A number beyond float range (``1e400``) is valid JSON that msgspec refuses to decode
+    untyped: such a body is decoded again with those numbers as infinities, so that the
+    refusal around it keeps its verdict. (The lenient reader takes infinities as absent.)
+    """
     try:
         body = msgspec.json.decode(content)
+    except msgspec.ValidationError:
+        body = _decode_wide(content)
     except (msgspec.DecodeError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
+
+
+_WIDE = msgspec.json.Decoder(float_hook=float)  # float("1e400") is inf, not an error
+
+
+def _decode_wide(content: bytes) -> Any:
+    """The body decoded with out-of-range floats as infinities; None if still undecodable."""
+    try:
+        return _WIDE.decode(content)
+    except (msgspec.DecodeError, RecursionError):
+        return None
 
 
 def _failure(
@@ -123,6 +146,8 @@ def _failure(
     if fate is Fate.NO_VERDICT and 300 <= status < 400:
         location = _text(response.headers.get("Location")) or "?"
         message = f"unexpected redirect to {location}: check base_url"
+    elif response.too_large:
+        message = f"{response.reason or 'error'}; {_too_large(response)}"
     else:
         said = _text(body.get("message")) if body else None
         message = said or response.reason or "error"
@@ -142,6 +167,8 @@ def _unusable(response: RawResponse, endpoint: Endpoint[Any]) -> TexinError:
     """A 2xx without a verdict: maybe processed, so a send's outcome is unknown."""
     status, excerpt = response.status, _excerpt(response.content)
     kind = _text(response.headers.get("Content-Type")) or "no content type"
+    if response.too_large:
+        kind = _too_large(response)
     if endpoint.is_send:
         return OutcomeUnknownError(
             f"{endpoint.name}: sent, but the answer was unusable (HTTP {status}, {kind}); "
@@ -157,6 +184,10 @@ def _unusable(response: RawResponse, endpoint: Endpoint[Any]) -> TexinError:
         excerpt=excerpt,
         endpoint=endpoint.name,
     )
+
+
+def _too_large(response: RawResponse) -> str:
+    return f"the answer was larger than max_answer_bytes ({response.too_large:,} bytes), unread"
 
 
 def _text(value: object) -> str | None:

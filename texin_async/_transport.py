@@ -8,7 +8,10 @@ than aiohttp's whole exchange.
 
 Each backend translates its own failures with the same rule as
 :func:`~texin_async._exceptions.map_transport_errors`: only a failure to connect proves the
-request was not sent.
+request was not sent. Both bound every attempt alike: a total deadline (the timeouts added
+up, :func:`~texin_async._config.attempt_deadline`) and a byte cap on the answer
+(:mod:`texin_async._body`). Neither ever hands the key to a party that could read it: no
+environment proxy for plain http, no caller's client or transport that skips TLS checks.
 """
 
 from __future__ import annotations
@@ -20,15 +23,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+import anyio
 import httpx
 
+from ._body import ACCEPT_ENCODING, read_aiohttp, read_httpx
+from ._config import attempt_deadline
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
+    InvalidRequestError,
     OutcomeUnknownError,
     TexinError,
     map_transport_errors,
 )
+from ._pool import pool_of, proxy_of, reap_orphans, ssl_context_of, transport_for
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -46,7 +54,9 @@ __all__ = [
 
 _USER_AGENT = f"texin-async/{__version__}"
 _HEADERS = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
-_JSON = {"Content-Type": "application/json"}
+#: Sent with every request, on a caller's client too: the answer's codings must be ones
+#: the byte cap can bound (see _body.py).
+_JSON = {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
 
 #: What ``TexinClient(transport=...)`` takes: an httpx transport, or a native backend's name.
 TransportChoice = httpx.AsyncBaseTransport | Literal["aiohttp"] | None
@@ -62,6 +72,9 @@ class RawResponse:
     content: bytes
     #: The status line's reason phrase, for refusals without a JSON message.
     reason: str = ""
+    #: The byte cap the body was larger than (reading stopped there, ``content`` is
+    #: empty); 0 when it was read whole.
+    too_large: int = 0
 
 
 class Transport(Protocol):
@@ -70,11 +83,12 @@ class Transport(Protocol):
     async def request(
         self, method: str, url: str, body: bytes | None, *, endpoint: str
     ) -> RawResponse:
-        """Send ``body`` and read the whole answer.
+        """Send ``body`` and read the whole answer, within the byte cap (past it, the
+        connection is dropped and ``too_large`` says so) and the attempt's deadline.
 
         Raises:
             APIConnectionError: Never reached the API: nothing was sent.
-            APITimeoutError: Sent, and no answer in time.
+            APITimeoutError: Sent, and no answer in time (or not all of it by the deadline).
             OutcomeUnknownError: Sent, and the connection failed before a full answer.
         """
         ...
@@ -88,24 +102,43 @@ def open_transport(
     choice: TransportChoice,
     http_client: httpx.AsyncClient | None,
     *,
+    base_url: str,
     verify: ssl.SSLContext | str | None,
     timeout: httpx.Timeout,
     max_connections: int,
+    max_answer_bytes: int,
 ) -> Transport:
     """The transport for ``TexinClient(transport=..., http_client=...)``.
 
     Raises:
+        InvalidRequestError: ``http_client`` or an httpx ``transport`` would skip TLS
+            verification, or send a plain-http ``base_url`` (with the key) to a proxy.
         ValueError: ``choice`` is a string other than ``"aiohttp"``.
         ImportError: ``"aiohttp"`` without the ``aiohttp`` extra installed.
     """
+    check_trust(choice, http_client, base_url)
     if http_client is not None:
-        return HttpxTransport(http_client, timeout=timeout, owned=False)
+        return HttpxTransport(http_client, timeout=timeout, cap=max_answer_bytes, owned=False)
     if isinstance(choice, str):
         if choice != "aiohttp":
             raise ValueError(f"transport must be an httpx transport or 'aiohttp', got {choice!r}")
-        return AiohttpTransport(verify=verify, timeout=timeout, max_connections=max_connections)
-    client = httpx.AsyncClient(
-        transport=choice,
+        return AiohttpTransport(
+            verify=verify, timeout=timeout, max_connections=max_connections, cap=max_answer_bytes
+        )
+    client = _own_client(choice, verify, timeout, max_connections, base_url)
+    return HttpxTransport(client, timeout=timeout, cap=max_answer_bytes, owned=True)
+
+
+def _own_client(
+    transport: httpx.AsyncBaseTransport | None,
+    verify: ssl.SSLContext | str | None,
+    timeout: httpx.Timeout,
+    max_connections: int,
+    base_url: str,
+) -> httpx.AsyncClient:
+    """The SDK's own httpx client: verifying TLS, no redirects, a pool of ``max_connections``."""
+    return httpx.AsyncClient(
+        transport=transport,
         verify=ssl_context(verify),
         timeout=timeout,
         limits=httpx.Limits(
@@ -113,55 +146,113 @@ def open_transport(
         ),
         follow_redirects=False,
         headers=_HEADERS,
+        # An environment proxy never sees a plain-http request: the key is in its body.
+        trust_env=not _plain_http(base_url),
     )
-    return HttpxTransport(client, timeout=timeout, owned=True)
 
 
 def ssl_context(verify: ssl.SSLContext | str | None) -> ssl.SSLContext:
     """A verifying context: the one given, one for a CA bundle, or httpx's default trust.
 
     Raises:
-        ValueError: The context given does not verify certificates and host names.
+        InvalidRequestError: The context given does not verify certificates and host names.
     """
     if isinstance(verify, str):
         return ssl.create_default_context(cafile=verify)
     if verify is None:
         return httpx.create_ssl_context()
-    if verify.verify_mode != ssl.CERT_REQUIRED or not verify.check_hostname:
-        raise ValueError(
+    if not _verifies(verify):
+        raise InvalidRequestError(
             "verify= must check certificates and host names (CERT_REQUIRED, "
             "check_hostname=True): TLS verification cannot be turned off"
         )
     return verify
 
 
+def check_trust(choice: object, http_client: httpx.AsyncClient | None, base_url: str) -> None:
+    """Refuse a caller's httpx client or transport whose pool for ``base_url`` would not
+    verify TLS, or would send plain http (the key in the body) through a proxy. A
+    transport of another class cannot be inspected: the caller vouches for it.
+
+    Raises:
+        InvalidRequestError: Naming what is wrong and how to fix it.
+    """
+    if http_client is not None:
+        what, transport = "http_client=", transport_for(http_client, base_url)
+    elif isinstance(choice, httpx.AsyncBaseTransport):
+        what, transport = "transport=", choice
+    else:
+        return
+    pool = pool_of(transport)
+    context = ssl_context_of(pool) if pool is not None else None
+    if context is not None and not _verifies(context):
+        raise InvalidRequestError(
+            f"{what} does not verify TLS certificates (verify=False, or an SSLContext without "
+            "CERT_REQUIRED and check_hostname): the API key could go to any server. Create it "
+            "with verify= a CA bundle path or a verifying ssl.SSLContext"
+        )
+    proxy = proxy_of(pool) if pool is not None else None
+    if proxy is not None and _plain_http(base_url):
+        raise InvalidRequestError(
+            f"{what} would send plain-http requests to {base_url} through the proxy at "
+            f"{proxy}, which would read the API key: create it with trust_env=False (or "
+            "without that proxy), add the host to NO_PROXY, or use an https base_url"
+        )
+
+
+def _verifies(context: ssl.SSLContext) -> bool:
+    return context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def _plain_http(url: str) -> bool:
+    return httpx.URL(url).scheme == "http"
+
+
 class HttpxTransport:
     """Sends on an ``httpx.AsyncClient``: the SDK's own, or one the caller owns."""
 
-    __slots__ = ("_client", "_owned", "_timeout")
+    __slots__ = ("_cap", "_client", "_deadline", "_owned", "_timeout")
 
-    def __init__(self, client: httpx.AsyncClient, *, timeout: httpx.Timeout, owned: bool) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, *, timeout: httpx.Timeout, cap: int, owned: bool
+    ) -> None:
         self._client = client
         self._timeout = timeout
+        self._deadline = attempt_deadline(timeout)
+        self._cap = cap
         self._owned = owned
 
     async def request(
         self, method: str, url: str, body: bytes | None, *, endpoint: str
     ) -> RawResponse:
-        """Send through httpx; its errors are mapped by ``map_transport_errors``."""
-        with map_transport_errors(endpoint):
-            # follow_redirects=False even on a caller's client: a redirect would re-post
-            # the API key, maybe over plain http, maybe to another host, maybe twice.
-            response = await self._client.request(
-                method,
-                url,
-                content=body,
-                headers=_JSON,
-                timeout=self._timeout,
-                follow_redirects=False,
-            )
+        """Send through httpx, read within the cap and the attempt's deadline; errors are
+        mapped by ``map_transport_errors``, and a pool place a failure orphaned is freed."""
+        with anyio.move_on_after(self._deadline):
+            try:
+                with map_transport_errors(endpoint):
+                    return await self._exchange(method, url, body)
+            except BaseException:  # cancellation above all: see _pool.reap_orphans
+                await reap_orphans(pool_of(transport_for(self._client, url)))
+                raise
+        raise _deadline_passed(endpoint, self._deadline)
+
+    async def _exchange(self, method: str, url: str, body: bytes | None) -> RawResponse:
+        request = self._client.build_request(
+            method, url, content=body, headers=_JSON, timeout=self._timeout
+        )
+        # follow_redirects=False even on a caller's client: a redirect would re-post
+        # the API key, maybe over plain http, maybe to another host, maybe twice.
+        response = await self._client.send(request, stream=True, follow_redirects=False)
+        try:
+            content = await read_httpx(response, self._cap)
+        finally:
+            await response.aclose()  # an answer not read to its end closes the connection
         return RawResponse(
-            response.status_code, response.headers, response.content, response.reason_phrase
+            response.status_code,
+            response.headers,
+            content or b"",
+            response.reason_phrase,
+            0 if content is not None else self._cap,
         )
 
     async def aclose(self) -> None:
@@ -174,19 +265,25 @@ class AiohttpTransport:
     """Sends on one native ``aiohttp.ClientSession`` (the ``aiohttp`` extra).
 
     Settings match the httpx path: the same TLS trust, a pool of ``max_connections``,
-    redirects never followed, a proxy read once from the environment. The session is made
-    on first use, because aiohttp binds it to the running event loop (asyncio only).
+    redirects never followed, a proxy read once from the environment (for https only),
+    the same byte cap. The session is made on first use, because aiohttp binds it to the
+    running event loop (asyncio only).
 
     Timeouts map from ``httpx.Timeout``: ``connect`` plus ``pool`` bound getting a
-    connection, ``read`` bounds each wait for answer bytes. No total is set (httpx sets
-    none). aiohttp has no write timeout: a body larger than the socket buffer (a bulk send
-    to thousands of numbers) could wait on a server that stopped reading.
+    connection, ``read`` bounds each wait for answer bytes, and aiohttp's ``total`` is the
+    attempt's deadline. aiohttp has no write timeout of its own; the deadline bounds a
+    server that stops reading a large body too.
     """
 
-    __slots__ = ("_proxy", "_session", "_settings", "_table")
+    __slots__ = ("_cap", "_proxy", "_session", "_settings", "_table")
 
     def __init__(
-        self, *, verify: ssl.SSLContext | str | None, timeout: httpx.Timeout, max_connections: int
+        self,
+        *,
+        verify: ssl.SSLContext | str | None,
+        timeout: httpx.Timeout,
+        max_connections: int,
+        cap: int,
     ) -> None:
         try:
             self._table = _error_table()  # imports aiohttp
@@ -197,6 +294,7 @@ class AiohttpTransport:
         self._settings = (ssl_context(verify), _client_timeout(timeout), max_connections)
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
+        self._cap = cap
 
     async def request(
         self, method: str, url: str, body: bytes | None, *, endpoint: str
@@ -207,8 +305,14 @@ class AiohttpTransport:
             async with session.request(
                 method, url, data=body, allow_redirects=False, proxy=self._proxy
             ) as response:
-                content = await response.read()
-        return RawResponse(response.status, response.headers, content, response.reason or "")
+                content = await read_aiohttp(response, self._cap)
+        return RawResponse(
+            response.status,
+            response.headers,
+            content or b"",
+            response.reason or "",
+            0 if content is not None else self._cap,
+        )
 
     async def aclose(self) -> None:
         """Close the session and its connections."""
@@ -228,6 +332,14 @@ class AiohttpTransport:
         return self._session
 
 
+def _deadline_passed(endpoint: str, seconds: float) -> APITimeoutError:
+    return APITimeoutError(
+        f"{endpoint}: no whole answer within the attempt's deadline of {seconds:g} s "
+        "(the connect, write, read and pool timeouts added up)",
+        endpoint=endpoint,
+    )
+
+
 def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
     import aiohttp
 
@@ -235,14 +347,18 @@ def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
     # aiohttp's ``connect`` covers the wait for a pooled connection and the connecting.
     acquire = None if connect is None or pool is None else connect + pool
     return aiohttp.ClientTimeout(
-        total=None, connect=acquire, sock_connect=connect, sock_read=timeout.read
+        total=attempt_deadline(timeout),
+        connect=acquire,
+        sock_connect=connect,
+        sock_read=timeout.read,
     )
 
 
 def _env_proxy(url: str) -> str | None:
-    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``, ...)."""
+    """The proxy the environment names for an https ``url`` (``HTTPS_PROXY``, ``NO_PROXY``,
+    ...); never one for plain http, which would read the key in the request body."""
     parsed = httpx.URL(url)
-    if urllib.request.proxy_bypass(parsed.host):
+    if parsed.scheme != "https" or urllib.request.proxy_bypass(parsed.host):
         return None
     return urllib.request.getproxies().get(parsed.scheme)
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from ._exceptions import InvalidRequestError
 
-__all__ = ["COST_PER_UNIT", "count_units", "encoding_of", "estimate_cost"]
+__all__ = ["COST_PER_UNIT", "count_units", "encoding_of", "estimate_cost", "lone_surrogate"]
 
 #: The documented price of one SMS unit, in KES.
 COST_PER_UNIT = Decimal("0.30")
@@ -37,6 +37,7 @@ def _outside(chars: str) -> re.Pattern[str]:
 _NOT_GSM_BASIC = _outside(_GSM_BASIC)
 _NOT_GSM = _outside(_GSM_BASIC + "".join(sorted(_GSM_EXTENSION)))
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # Two UTF-16 code units (a surrogate pair).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _GSM_SINGLE, _GSM_PART = 160, 153  # Septets; a part loses 7 to the concatenation header.
 _UCS2_SINGLE, _UCS2_PART = 70, 67  # UTF-16 code units, likewise.
@@ -118,6 +119,16 @@ def estimate_cost(
         )
     units = count_units(message) * recipients
     return (units * cost_per_unit).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (``"\\ud800"``), which UTF-8 cannot encode.
+
+    Such a string fails only when the request body is encoded; checking first lets it be
+    refused as bad input, before anything is sent. ASCII text, the common case, costs one
+    C-level check.
+    """
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def _check(message: object) -> None:

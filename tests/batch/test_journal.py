@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,6 +40,10 @@ def items(count: int, text: str = "Hello") -> list[Message]:
 def contents(path: Path) -> bytes | None:
     """The file's bytes, None if there is no file."""
     return path.read_bytes() if path.exists() else None
+
+
+def write(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
 
 
 def states(path: Path) -> Counter[int]:
@@ -305,3 +312,95 @@ async def test_a_5xx_after_processing_is_sent_once_and_never_again_unasked(
     assert {o.status for o in again} == {OutcomeStatus.UNKNOWN}
     assert set(texin_emulator.processed(texin_api_key).values()) == {1}
     assert sum(texin_emulator.processed(texin_api_key).values()) == 4
+
+
+# -- moving a journal: one self-contained file whenever no batch holds it ----------------------
+
+# Commits SENT rows for the first items of items(20), then dies without closing anything,
+# as a kill -9 would: the rows are committed, but only in the -wal file beside the journal.
+_CRASH = """
+import os, sys, anyio
+from texin_async._batch._journal import ItemState, Journal, JournalRow, fingerprint
+
+async def main(path, count):
+    journal = await Journal.open(path)
+    rows = [
+        JournalRow(i, fingerprint(i, f"07{i:08d}", "Hello", None), ItemState.SENT,
+                   f"2547{i:08d}", f"API-{i}", 1)
+        for i in range(count)
+    ]
+    await journal.record(rows)
+    os._exit(0)
+
+anyio.run(main, sys.argv[1], int(sys.argv[2]))
+"""
+
+
+def crash_after_sending(path: Path, count: int) -> None:
+    """A process records ``count`` items SENT, then dies holding the journal."""
+    subprocess.run([sys.executable, "-c", _CRASH, str(path), str(count)], check=True, timeout=30)
+
+
+def rows_in(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        return int(db.execute("SELECT count(*) FROM items").fetchone()[0])
+
+
+async def test_after_a_crash_the_journal_is_made_whole_before_it_is_moved(
+    client: TexinClient, texin_emulator: TexinEmulator, texin_api_key: str, tmp_path: Path
+) -> None:
+    """Rows a crash left in the -wal are folded in when the journal is next opened and
+    closed: a copy of the named file alone then resumes elsewhere, resending nothing."""
+    journal = tmp_path / "here" / "job.sqlite"
+    journal.parent.mkdir()
+    crash_after_sending(journal, 12)
+    wal = Path(f"{journal}-wal")
+    assert contents(wal)
+    careless = tmp_path / "careless.sqlite"  # the hazard: the named file alone, straight away
+    shutil.copy(journal, careless)
+    assert rows_in(careless) < 12
+    opened = await Journal.open(journal, writable=False)  # a dry run opens it so, for one
+    assert opened is not None
+    await opened.aclose()
+    assert contents(wal) is None
+    moved = tmp_path / "elsewhere.sqlite"
+    shutil.copy(journal, moved)  # the named file only
+    report = await client.send_batch(items(20), journal=moved)
+    assert (report.resumed, report.sent) == (12, 20)
+    assert set(texin_emulator.processed(texin_api_key)) == {f"2547{i:08d}" for i in range(12, 20)}
+
+
+async def test_a_closed_journal_is_one_file(client: TexinClient, journal: Path) -> None:
+    """After a run, and while none holds it, the journal has no -wal or -shm beside it."""
+    await client.send_batch(items(5), journal=journal)
+    assert sorted(p.name for p in journal.parent.iterdir()) == [journal.name]
+    assert rows_in(journal) == 5
+
+
+async def test_an_empty_file_is_refused_and_its_wal_kept(
+    client: TexinClient, texin_emulator: TexinEmulator, journal: Path
+) -> None:
+    """A zero-byte file is not a new journal: refused, naming the -wal that may hold its
+    rows, which is left as it was (SQLite would have deleted it); nothing is sent."""
+    wal = Path(f"{journal}-wal")
+    write(journal, b"")
+    write(wal, b"rows of an earlier run")
+    for dry_run in (True, False):
+        with pytest.raises(JournalError, match=r"empty file.*job\.sqlite-wal beside it"):
+            await client.send_batch(items(3), journal=journal, dry_run=dry_run)
+    assert (contents(journal), contents(wal)) == (b"", b"rows of an earlier run")
+    assert texin_emulator.requests() == Counter()
+
+
+async def test_another_sqlite_database_is_refused_untouched(
+    client: TexinClient, tmp_path: Path
+) -> None:
+    """An SQLite file of some other program is refused before anything is written to it."""
+    other = tmp_path / "app.db"
+    with contextlib.closing(sqlite3.connect(other)) as db:
+        db.execute("CREATE TABLE users (name TEXT)")
+        db.commit()
+    before = contents(other)
+    with pytest.raises(JournalError, match="not a batch journal"):
+        await client.send_batch(items(3), journal=other)
+    assert contents(other) == before

@@ -180,6 +180,23 @@ async def test_a_number_the_api_refuses_is_invalid_alone_as_in_a_bulk(journal: P
     assert outcomes[0].status is OutcomeStatus.INVALID
 
 
+async def test_a_lone_surrogate_is_invalid_and_never_sent(journal: Path) -> None:
+    """A text or sender id UTF-8 cannot encode is INVALID, journaled, its batch sent."""
+    api = Api("ok")
+    batch = [
+        Message("0711111111", "bad \udc80"),
+        Message("0722222222", "fine", sender_id="\ud800"),
+        Message("0733333333", "fine"),
+    ]
+    outcomes = await run(api, journal, batch)
+    assert [o.status for o in outcomes] == [OutcomeStatus.INVALID] * 2 + [OutcomeStatus.SENT]
+    assert all("lone surrogate" in (o.error or "") for o in outcomes[:2])
+    assert api.sent == ["254733333333"]
+    again = await run(api, journal, batch, retry_failed=True, resend_unknown=True)
+    assert [o.status for o in again] == [o.status for o in outcomes]
+    assert api.sent == ["254733333333"]
+
+
 async def test_a_5xx_is_unknown_and_resent_only_when_asked(journal: Path) -> None:
     """A 500 may follow the send: UNKNOWN; retry_failed leaves it, resend_unknown sends it."""
     api = Api("5xx")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import time
 
 import pytest
+from hostile_server import JSON, answer, hostile_server_in_thread, whole
 
 from texin_async import RetryPolicy, TexinClient, __version__
 from texin_async._cli import _common
@@ -84,6 +86,24 @@ def test_balance_text(texin: Texin) -> None:
 def test_balance_json(texin: Texin) -> None:
     """`texin balance --json` gives the balance as a decimal string."""
     assert texin("balance", "--json").json()["sms_balance"] == "10000"
+
+
+@pytest.mark.parametrize("amount", [b'"NaN"', b'"Infinity"', b'"1e999999999"', b"1e999999999"])
+def test_balance_without_a_usable_amount_says_unknown(
+    texin: Texin, monkeypatch: pytest.MonkeyPatch, amount: bytes
+) -> None:
+    """A balance of NaN, Infinity or 1e999999999 prints "unknown", at once, in text and JSON."""
+    body = b'{"success": true, "sms_balance": ' + amount + b', "sms_cost_per_unit": "0.30"}'
+    with hostile_server_in_thread(whole(answer("200 OK", body, JSON))) as server:
+        monkeypatch.setenv("TEXIN_BASE_URL", server.url)
+        started = time.perf_counter()
+        run = texin("balance")
+        assert texin("balance", "--json").json()["sms_balance"] is None
+    assert time.perf_counter() - started < 5
+    assert run.code == 0
+    assert run.out.startswith("Balance: unknown (the API's answer held no usable amount)\n")
+    assert "Worth" not in run.out
+    assert len(run.out) < 200
 
 
 def test_send_text(texin: Texin, texin_emulator: TexinEmulator, texin_api_key: str) -> None:

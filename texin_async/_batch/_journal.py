@@ -13,10 +13,17 @@ The journal is stdlib ``sqlite3`` in WAL mode with ``synchronous=FULL`` (a commi
 power loss, not only a crash of the process), and ``locking_mode=EXCLUSIVE``, so a second
 batch cannot open the same journal while one runs. Calls run in a worker thread, one at a
 time, to keep fsyncs off the event loop.
+
+Opening and closing fold the write-ahead log back into the file (a TRUNCATE checkpoint), so
+whenever no batch holds it the journal is that one file, safe to move or copy. Only after a
+crash may committed rows still sit in ``<file>-wal`` beside it, until the journal is next
+opened where it lies. An empty file is refused rather than taken for a new journal: SQLite
+would delete the ``-wal`` file beside it, and the run would send everything again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import os
@@ -190,7 +197,7 @@ class Journal:
     async def aclose(self) -> None:
         """Close the file, releasing the lock; finishes even if the caller is cancelled."""
         with anyio.CancelScope(shield=True):
-            await self._run(self._connection.close)
+            await self._run(_close, self._connection)
 
     async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
         try:
@@ -252,32 +259,72 @@ def mismatch(path: str | os.PathLike[str] | None, index: int) -> JournalMismatch
 
 
 def _connect(path: str, writable: bool) -> sqlite3.Connection | None:
-    """Open the file, take the exclusive lock (when writable) and check it is a journal."""
-    if not writable and not os.path.exists(path):
-        return None
-    if writable:
-        connection = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
-    else:
-        uri = "file:" + path.replace("?", "%3f").replace("#", "%23") + "?mode=rw"
-        connection = sqlite3.connect(
-            uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False
-        )
+    """Open the file, take the exclusive lock (when writable), check that it is a journal,
+    and fold into it any write-ahead log a crash left beside it."""
+    if not os.path.exists(path):
+        if not writable:
+            return None
+    elif os.path.isfile(path) and os.path.getsize(path) == 0:
+        # SQLite would take it for a new database, and delete a -wal file beside it.
+        raise JournalError(_EMPTY.format(path=path))
+    connection = _open_file(path, writable)
     try:
-        if writable:
-            connection.execute("PRAGMA locking_mode=EXCLUSIVE")
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
-        schema = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        _prepare(connection, path, writable)
     except sqlite3.Error as exc:
         connection.close()
         locked = "locked" in str(exc)
         reason = "is in use by another batch" if locked else f"cannot be used ({exc})"
         raise JournalError(f"journal {path} {reason}") from exc
-    if schema is None or schema[0] != _SCHEMA_VERSION:
+    except JournalError:
         connection.close()
-        raise JournalError(f"journal {path} has schema {schema}, expected {_SCHEMA_VERSION}")
+        raise
     return connection
+
+
+_EMPTY = (
+    "journal {path} is an empty file, not a journal. If a batch was stopped before its "
+    "journal was first written back, its rows may be in {path}-wal beside it: keep that "
+    "file next to it (never delete or move only one of the two). Otherwise delete the empty file."
+)
+
+
+def _prepare(connection: sqlite3.Connection, path: str, writable: bool) -> None:
+    """Lock (when writable), check the file is a journal, create its schema if new, and
+    fold in any write-ahead log a crash left."""
+    if writable:
+        connection.execute("PRAGMA locking_mode=EXCLUSIVE")
+    if not _is_journal_or_new(connection):
+        raise JournalError(f"journal {path} is an SQLite database but not a batch journal")
+    if writable:
+        # The schema first, in rollback mode: a new journal's file is never left empty.
+        connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+    schema = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    if schema is None or schema[0] != _SCHEMA_VERSION:
+        raise JournalError(f"journal {path} has schema {schema}, expected {_SCHEMA_VERSION}")
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # self-contained from here
+
+
+def _open_file(path: str, writable: bool) -> sqlite3.Connection:
+    """A connection to ``path``; read-only opens never create the file."""
+    if writable:
+        return sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    uri = "file:" + path.replace("?", "%3f").replace("#", "%23") + "?mode=rw"
+    return sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False)
+
+
+def _is_journal_or_new(connection: sqlite3.Connection) -> bool:
+    """Whether the database has a journal's tables, or no tables at all (a new journal)."""
+    tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+    return not tables or {"meta", "items"} <= tables
+
+
+def _close(connection: sqlite3.Connection) -> None:
+    """Fold the write-ahead log into the file, then close: the file alone is the journal."""
+    with contextlib.suppress(sqlite3.Error):  # committed rows are safe in the log regardless
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
 
 
 def _last_index(connection: sqlite3.Connection) -> int:

@@ -19,6 +19,7 @@ import msgspec
 from .._exceptions import APIError, InvalidRequestError, TexinError
 from .._models import BulkSMSResult, SMSResult, usable_id
 from .._phone import try_normalize_recipient
+from .._units import lone_surrogate
 from ._input import Message
 from ._plan import Item
 
@@ -36,6 +37,7 @@ __all__ = [
 
 NOT_AN_ITEM = "not a Message or a (recipient, text) pair"
 NO_ID = "the API confirmed it but gave no message id"
+_SURROGATE = "the text or sender_id holds a lone surrogate, which UTF-8 cannot encode"
 _ERROR_CHARS = 200
 # A refusal that names the number as the problem ("Invalid phone number format").
 _NUMBER_WORD = re.compile(r"\b(?:phone|mobile|recipient|msisdn|number)s?\b", re.IGNORECASE)
@@ -187,4 +189,6 @@ def local_error(message: Message) -> str | None:
     sender = message.sender_id
     if sender is not None and (not isinstance(sender, str) or not sender.strip()):
         return "sender_id must be a non-empty string"
+    if lone_surrogate(message.text) or (sender is not None and lone_surrogate(sender)):
+        return _SURROGATE
     return None

@@ -23,6 +23,7 @@ from ._common import (
     DebugOption,
     JsonOption,
     Settings,
+    balance_text,
     configure_logging,
     money,
     plural,
@@ -173,7 +174,7 @@ def balance(ctx: typer.Context, json: JsonOption = False, debug: DebugOption = F
     if settings.json:
         print_json(result)
         return
-    stdout.print(f"Balance: {result.sms_balance} credits")
+    stdout.print(f"Balance: {balance_text(result.sms_balance)}")
     if result.sms_balance is not None and result.sms_cost_per_unit is not None:
         worth = result.sms_balance * result.sms_cost_per_unit
         stdout.print(f"Worth:   {money(worth)} at {money(result.sms_cost_per_unit)} per unit")

@@ -25,6 +25,7 @@ from ._common import (
     DebugOption,
     JsonOption,
     Settings,
+    balance_text,
     fail,
     money,
     plural,
@@ -318,13 +319,9 @@ def _announce(
     stderr.print(
         f"{source.path.name}: {plural(plan.rows, 'row')}{done}; sending {plan.to_send:,} in up "
         f"to {plural(requests, 'request')}, {when}. They need {plural(plan.units, 'unit')} "
-        f"({money(plan.cost())}); the balance is {_credits(balance)}.",
+        f"({money(plan.cost())}); the balance is {balance_text(balance)}.",
         highlight=False,
     )
-
-
-def _credits(balance: Decimal | None) -> str:
-    return "unknown" if balance is None else f"{balance} credits"
 
 
 def _show(settings: Settings, source: CsvSource, options: _Options, done: _Finished) -> None:

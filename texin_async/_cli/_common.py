@@ -31,6 +31,7 @@ from ._errors import BadInput, error_document, exit_code_for, one_line
 __all__ = [
     "DebugOption",
     "agree",
+    "balance_text",
     "JsonOption",
     "Settings",
     "fail",
@@ -199,6 +200,17 @@ def plural(count: int, noun: str) -> str:
 def agree(count: int, one: str, many: str) -> str:
     """The word that agrees with ``count``: ``agree(1, "was", "were")`` is ``was``."""
     return one if count == 1 else many
+
+
+def balance_text(balance: Decimal | None) -> str:
+    """``86 credits``, or ``unknown`` when the API's answer held no usable amount.
+
+    The reader takes NaN, infinities and absurd amounts (``1e999999999``) as None, so a
+    balance is never printed as "None" or as a billion digits.
+    """
+    if balance is None:
+        return "unknown (the API's answer held no usable amount)"
+    return f"{balance} credits"
 
 
 def money(amount: Decimal | float | int | str) -> str:

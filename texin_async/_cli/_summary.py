@@ -10,7 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from .._batch import BatchReport
-from ._common import agree, money, plural, stdout
+from ._common import agree, balance_text, money, plural, stdout
 from ._errors import EXIT_BATCH_INCOMPLETE, EXIT_OK
 from ._preflight import Plan
 
@@ -52,7 +52,7 @@ def findings(plan: Plan, balance: Decimal | None) -> list[str]:
     covered = balance is not None and plan.units <= balance
     enough = "enough" if covered else "NOT enough: a real run would refuse"
     lines = [
-        f"Balance: {balance} credits; this run needs {plural(plan.units, 'unit')} "
+        f"Balance: {balance_text(balance)}; this run needs {plural(plan.units, 'unit')} "
         f"({money(plan.cost())}): {enough}."
     ]
     if plan.finished:
