@@ -129,5 +129,5 @@ class HookLimiter:
     async def plan(self, key_id: str, requests: int, priority: Priority) -> LimiterPlan:
         return LimiterPlan(0.0, 0.0, 0)
 
-    async def remember(self, key_id: str, counted_until: Sequence[float]) -> None:
+    async def remember(self, key_id: str, sent_at: Sequence[float]) -> None:
         """Nothing to remember."""

@@ -451,3 +451,30 @@ async def test_https_to_an_untrusted_certificate_is_refused(
         with pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.send_sms(NUMBER, "tls")
     assert emulator.processed("texin-test-key") == {}
+
+
+async def test_requests_a_busy_server_counts_late_never_trip_its_window(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
+) -> None:
+    """Four sends time out while a busy server still has them queued; it counts them later.
+    Their slots keep counting (two lifetimes), so the next four wait rather than meet 429s."""
+    texin_emulator.set_rate_limit("4/1")
+    texin_emulator.slow_seconds = 0.6
+    texin_emulator.faults.schedule(Fault.SLOW_BEFORE, times=4, endpoint="send_sms")
+    limit = RateLimit(max_rate=4, time_period=1.0, margin=0.0, reserve=0)
+    async with TexinClient(
+        texin_api_key, base_url=texin_emulator_url, rate_limit=limit, timeout=0.3, retry=FAST
+    ) as client:
+        async with anyio.create_task_group() as tg:
+            for i in range(4):
+                tg.start_soon(_lost, client, f"070000000{i}")
+        async with anyio.create_task_group() as tg:
+            for i in range(4):
+                tg.start_soon(client.send_sms, f"070000001{i}", "second wave")
+    assert texin_emulator.rate_limited(texin_api_key) == 0
+    assert sum(texin_emulator.processed(texin_api_key).values()) == 8
+
+
+async def _lost(client: TexinClient, number: str) -> None:
+    with pytest.raises(APITimeoutError):
+        await client.send_sms(number, "first wave")

@@ -345,10 +345,12 @@ async def test_the_plan_counts_the_window_the_pace_and_those_ahead() -> None:
 
 
 async def test_requests_of_a_previous_run_count_when_remembered() -> None:
-    """remember() counts requests made before a restart, until the (wall-clock) times given."""
-    limiter, clock = make(RateLimit(max_rate=2, time_period=60.0, reserve=0))
-    await limiter.remember("k", [time.time() + 30, time.time() + 30])
-    assert await grant_times(limiter, clock, 1) == [pytest.approx(30.0, abs=0.1)]
+    """remember() counts requests a run sent before a restart (wall-clock times) as
+    unanswered ones: for two slot lifetimes from when they left."""
+    limit = RateLimit(max_rate=2, time_period=60.0, margin=0.0, reserve=0)
+    limiter, clock = make(limit)
+    await limiter.remember("k", [time.time() - 30, time.time() - 30])
+    assert await grant_times(limiter, clock, 1) == [pytest.approx(90.0, abs=0.1)]
 
 
 async def test_a_key_is_forgotten_once_nothing_in_it_counts() -> None:

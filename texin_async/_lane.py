@@ -161,12 +161,14 @@ class Lane(Generic[_T]):
         lifetimes = 1 if ending is Ending.ANSWERED else 2
         self._push(now + lifetimes * limit.slot_lifetime)
 
-    def remember(self, ends: Iterable[float]) -> None:
-        """Count requests another process made (e.g. before a restart), ending at ``ends``."""
+    def remember(self, sent_at: Iterable[float]) -> None:
+        """Count requests a previous run sent at these times (on this lane's clock), as
+        unanswered ones: for two slot lifetimes from when they left."""
         if self.limit is None:
             return
-        for end in ends:
-            self._push(end)
+        lifetimes = 2 * self.limit.slot_lifetime
+        for sent in sent_at:
+            self._push(sent + lifetimes)
         while len(self._expiries) > self.limit.max_rate * 2:  # the latest ones matter
             heapq.heappop(self._expiries)
 

@@ -94,8 +94,9 @@ class RateLimiter(Protocol):
         """How long ``requests`` more of ``priority`` would take (for an honest ETA)."""
         ...
 
-    async def remember(self, key_id: str, counted_until: Sequence[float]) -> None:
-        """Count requests made elsewhere (a previous run) until these wall-clock times."""
+    async def remember(self, key_id: str, sent_at: Sequence[float]) -> None:
+        """Count requests a previous run sent at these wall-clock times: as requests whose
+        answer is not known, for two slot lifetimes from when they left."""
         ...
 
 
@@ -211,11 +212,11 @@ class LocalRateLimiter:
             lane = self._lanes.get(key_id) or Lane(self.rate_limit)
             return _plan(lane, self._clock(), requests, Priority(priority))
 
-    async def remember(self, key_id: str, counted_until: Sequence[float]) -> None:
-        """Count a previous run's requests until those wall-clock times."""
+    async def remember(self, key_id: str, sent_at: Sequence[float]) -> None:
+        """Count a previous run's requests, sent at those wall-clock times."""
         offset = self._clock() - time.time()
         with self._lock:
-            self._lane(key_id).remember(until + offset for until in counted_until)
+            self._lane(key_id).remember(sent + offset for sent in sent_at)
 
     # -- the queue -------------------------------------------------------------------------
 

@@ -338,11 +338,13 @@ class RedisRateLimiter:
         paused_for = int(paused_us) / _MICRO
         return LimiterPlan(paused_for + seconds, paused_for, ahead)
 
-    async def remember(self, key_id: str, counted_until: Sequence[float]) -> None:
-        """Count a previous run's requests in Redis until those wall-clock times."""
+    async def remember(self, key_id: str, sent_at: Sequence[float]) -> None:
+        """Count a previous run's requests, sent at those wall-clock times, in Redis (as
+        unanswered ones: two slot lifetimes), unless they are there already."""
         pairs = []
-        for index, until in enumerate(counted_until):
-            pairs += [f"r.{until:.6f}.{index}", str(math.ceil(until * _MICRO))]
+        for index, sent in enumerate(sent_at):
+            until = math.ceil(sent * _MICRO) + 2 * self._lifetime_us
+            pairs += [f"r.{sent:.6f}.{index}", str(until)]
         if pairs:
             window = self._keys_for(key_id)[0]
             await self._run(self._scripts["remember"](keys=[window], args=[self._ttl_ms, *pairs]))

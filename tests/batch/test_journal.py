@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -25,6 +26,7 @@ from texin_async import (
     RateLimit,
     TexinClient,
 )
+from texin_async._batch import _journal
 from texin_async._batch._journal import ItemState, Journal, JournalRow, fingerprint
 from texin_async.testing import Fault, TexinEmulator
 
@@ -260,14 +262,14 @@ async def test_writes_are_one_transaction_per_request_side(
 ) -> None:
     """Each request costs two transactions (before, after), local outcomes ride along."""
     transactions = 0
-    record = Journal.record
+    write = _journal._write
 
-    async def counting(self: Journal, rows: list[JournalRow]) -> None:
+    def counting(*args: Any) -> None:
         nonlocal transactions
         transactions += 1
-        await record(self, rows)
+        write(*args)
 
-    monkeypatch.setattr(Journal, "record", counting)
+    monkeypatch.setattr(_journal, "_write", counting)
     batch = [*items(250), Message("bad", "x"), Message("", "x")]
     report = await client.send_batch(batch, chunk_size=100, journal=journal)
     assert report.requests == 3
@@ -404,3 +406,20 @@ async def test_another_sqlite_database_is_refused_untouched(
     with pytest.raises(JournalError, match="not a batch journal"):
         await client.send_batch(items(3), journal=other)
     assert contents(other) == before
+
+
+async def test_a_run_restarted_at_once_counts_the_requests_of_the_last(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str, journal: Path
+) -> None:
+    """Ctrl-C, then the same batch again in a new process: the journal says when the last
+    run's requests left, so the new one waits for the budget instead of meeting 429s."""
+    texin_emulator.set_rate_limit("4/1")
+    limit = RateLimit(max_rate=4, time_period=1.0, margin=0.0, reserve=0)
+    batch = [Message(f"07{i:08d}", f"Hi {i}") for i in range(8)]
+    async with TexinClient(texin_api_key, base_url=texin_emulator_url, rate_limit=limit) as c:
+        await c.send_batch(batch[:4], journal=journal)
+    LocalRateLimiter.shared(limit)._lanes.clear()  # a new process knows nothing of it
+    async with TexinClient(texin_api_key, base_url=texin_emulator_url, rate_limit=limit) as c:
+        report = await c.send_batch(batch, journal=journal)
+    assert (report.sent, report.resumed) == (8, 4)
+    assert texin_emulator.rate_limited(texin_api_key) == 0

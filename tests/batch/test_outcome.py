@@ -26,7 +26,7 @@ from texin_async import (
     RateLimit,
     ServerError,
 )
-from texin_async._batch._journal import ItemState, Journal
+from texin_async._batch._journal import Journal
 from texin_async._batch._outcome import NO_ID, bulk_outcomes, sent_outcome, status_for
 from texin_async._batch._plan import Item
 from texin_async._exceptions import Fate
@@ -228,18 +228,15 @@ async def test_a_journal_write_failing_at_departure_loses_nothing(
     """No request leaves when the in-flight write fails; the items are not UNKNOWN, and a
     re-run with a working journal sends them."""
     api = Api("ok")
-    real = Journal.record
 
-    async def failing(self: Journal, rows: Any) -> None:
-        if any(row.state == ItemState.IN_FLIGHT for row in rows):
-            raise JournalError("journal job.sqlite: disk I/O error")
-        await real(self, rows)
+    async def failing(self: Journal, rows: Any, key_id: str) -> None:
+        raise JournalError("journal job.sqlite: disk I/O error")
 
-    monkeypatch.setattr(Journal, "record", failing)
+    monkeypatch.setattr(Journal, "depart", failing)
     first = await run(api, journal, messages())
     assert api.sent == []
     assert OutcomeStatus.UNKNOWN not in {o.status for o in first}
-    monkeypatch.setattr(Journal, "record", real)
+    monkeypatch.undo()
     again = await run(api, journal, messages())
     assert {o.status for o in again} == {OutcomeStatus.SENT}
     assert len(api.sent) == 4

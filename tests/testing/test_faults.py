@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import msgspec
 import pytest
@@ -247,3 +249,22 @@ def test_parse_fault_rates_refuses_a_bad_spec(spec: str) -> None:
     """A bad fault name or rate is a ValueError that lists the fault names."""
     with pytest.raises(ValueError, match="server_error"):
         parse_fault_rates(spec)
+
+
+def test_slow_before_processes_late_even_after_the_client_gave_up(
+    api: Api, texin_emulator: TexinEmulator
+) -> None:
+    """SLOW_BEFORE: a busy server's queue: the request is processed (and counted in the
+    rate window) slow_seconds late, even when the client timed out before."""
+    texin_emulator.slow_seconds = 0.3
+    texin_emulator.faults.schedule(Fault.SLOW_BEFORE)
+    with pytest.raises(httpx.ReadTimeout):
+        api.client.post(
+            "send_sms",
+            json={"api_key": DEFAULT_API_KEY, "recipient": NUMBER, "message": "late"},
+            timeout=0.1,
+        )
+    assert texin_emulator.processed(DEFAULT_API_KEY) == {}
+    time.sleep(0.4)
+    assert texin_emulator.processed(DEFAULT_API_KEY) == {"254712345678": 1}
+    assert texin_emulator.fault_log[0].processed

@@ -121,6 +121,7 @@ class Engine:
         try:
             if options.journal is not None:
                 self.journal = await Journal.open(options.journal, writable=not options.dry_run)
+                await self._remember_departures()
             if isinstance(self.items, Collection) and (
                 not self._balance_checked or (self.journal and self.journal.last_index >= 0)
             ):
@@ -132,6 +133,15 @@ class Engine:
             self.progress.finish()
             if self.journal is not None:
                 await self.journal.aclose()
+
+    async def _remember_departures(self) -> None:
+        """Count the requests an earlier run of this journal sent in the last minutes: the
+        server still does, and a run restarted at once must not burst into 429s."""
+        if self.journal is None or self.options.dry_run:
+            return
+        limiter = self.client._limiter
+        for key_id, sent_at in self.journal.departures.items():
+            await limiter.remember(key_id, sent_at)
 
     async def _fan_out(self) -> None:
         """The feeder and ``max_in_flight`` workers, joined by an unbuffered channel, with
@@ -421,10 +431,11 @@ class _Departure:
     run simply sends them. A failed write stops the request: nothing was sent.
     """
 
-    __slots__ = ("_progress", "_rows", "journal", "left")
+    __slots__ = ("_key_id", "_progress", "_rows", "journal", "left")
 
     def __init__(self, chunk: Chunk, journal: Journal | None, progress: BatchProgress) -> None:
         self.journal, self._progress, self.left = journal, progress, False
+        self._key_id = chunk.client.key_id
         in_flight = [
             JournalRow(item.index, item.fp, ItemState.IN_FLIGHT, item.normalized)
             for item in chunk.items
@@ -433,7 +444,7 @@ class _Departure:
 
     async def __call__(self) -> None:
         if self.journal is not None:
-            await self.journal.record(self._rows)
+            await self.journal.depart(self._rows, self._key_id)
         if not self.left:
             self.left = True
             self._progress.depart()

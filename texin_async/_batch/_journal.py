@@ -28,6 +28,7 @@ import enum
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
@@ -63,8 +64,11 @@ CREATE TABLE IF NOT EXISTS items (
     units INTEGER NOT NULL DEFAULT 0,
     error TEXT
 );
+CREATE TABLE IF NOT EXISTS departures (sent_at REAL NOT NULL, key_id TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 """
+#: How long a departure is remembered: far past any rate window's two slot lifetimes.
+_DEPARTURES_KEPT = 600.0
 
 
 class ItemState(enum.IntEnum):
@@ -160,7 +164,7 @@ def fingerprint(index: int, recipient: object, text: object, sender_id: object) 
 class Journal:
     """One batch's journal file; open it with :meth:`open`, close it with :meth:`aclose`."""
 
-    __slots__ = ("_connection", "_limiter", "last_index", "path", "writable")
+    __slots__ = ("_connection", "_limiter", "departures", "last_index", "path", "writable")
 
     def __init__(self, connection: sqlite3.Connection, path: str, *, writable: bool) -> None:
         self._connection = connection
@@ -169,6 +173,9 @@ class Journal:
         self.writable = writable
         #: The highest index recorded when the journal was opened; -1 when it was empty.
         self.last_index = -1
+        #: When the requests of recent runs left (wall clock), by key_id: a run that starts
+        #: right after another (Ctrl-C, then the same command) must count them.
+        self.departures: dict[str, list[float]] = {}
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, writable: bool = True) -> Journal | None:
@@ -183,6 +190,7 @@ class Journal:
             return None
         journal = cls(connection, name, writable=writable)
         journal.last_index = await journal._run(_last_index, connection)
+        journal.departures = await journal._run(_departures, connection)
         return journal
 
     async def rows(self, start: int, limit: int = _PAGE) -> list[JournalRow]:
@@ -193,6 +201,11 @@ class Journal:
         """Write ``rows`` (replacing any with the same index) in one durable transaction."""
         if rows:
             await self._run(_write, self._connection, rows)
+
+    async def depart(self, rows: Sequence[JournalRow], key_id: str) -> None:
+        """Write ``rows`` (the request's items in flight) and note that a request of
+        ``key_id`` leaves now, in one durable transaction."""
+        await self._run(_write, self._connection, rows, (time.time(), key_id))
 
     async def aclose(self) -> None:
         """Close the file, releasing the lock; finishes even if the caller is cancelled."""
@@ -327,6 +340,21 @@ def _close(connection: sqlite3.Connection) -> None:
     connection.close()
 
 
+def _departures(connection: sqlite3.Connection) -> dict[str, list[float]]:
+    """Recent departures by key_id (none in a journal from before they were kept)."""
+    since = time.time() - _DEPARTURES_KEPT
+    try:
+        cursor = connection.execute(
+            "SELECT key_id, sent_at FROM departures WHERE sent_at > ? ORDER BY sent_at", (since,)
+        )
+    except sqlite3.OperationalError:  # a read-only look at a journal of an older version
+        return {}
+    found: dict[str, list[float]] = {}
+    for key_id, sent_at in cursor:
+        found.setdefault(str(key_id), []).append(float(sent_at))
+    return found
+
+
 def _last_index(connection: sqlite3.Connection) -> int:
     (last,) = connection.execute("SELECT max(idx) FROM items").fetchone()
     return -1 if last is None else int(last)
@@ -351,10 +379,18 @@ def _select(connection: sqlite3.Connection, start: int, limit: int) -> list[Jour
 _STATES = frozenset(ItemState)
 
 
-def _write(connection: sqlite3.Connection, rows: Sequence[JournalRow]) -> None:
+def _write(
+    connection: sqlite3.Connection,
+    rows: Sequence[JournalRow],
+    departure: tuple[float, str] | None = None,
+) -> None:
     connection.execute("BEGIN IMMEDIATE")
     try:
         connection.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        if departure is not None:
+            connection.execute("INSERT INTO departures VALUES (?, ?)", departure)
+            stale = departure[0] - _DEPARTURES_KEPT
+            connection.execute("DELETE FROM departures WHERE sent_at < ?", (stale,))
     except BaseException:
         connection.execute("ROLLBACK")
         raise

@@ -85,7 +85,7 @@ class TexinEmulator:
         faults: Probability per POST request of each fault, drawn with ``seed``.
         seed: Seed of the fault draws and gateway transaction ids.
         failing_numbers: Numbers the simulated SMS gateway fails to deliver to.
-        slow_seconds: How late ``Fault.SLOW_AFTER`` answers.
+        slow_seconds: How late ``Fault.SLOW_AFTER`` answers (and ``SLOW_BEFORE`` processes).
         max_bulk_recipients: Most recipients one ``send_bulk_sms`` accepts.
         max_body_bytes: Larger request bodies get 413.
         clock: Monotonic seconds for the rate window; inject one to test it without sleeping.
@@ -134,7 +134,8 @@ class TexinEmulator:
         self._initial = (seed, slow_seconds, max_body_bytes, self._dialect)
         #: Which requests get which fault; change it at any time.
         self.faults = FaultPlan(faults, seed=seed)
-        #: How late ``Fault.SLOW_AFTER`` answers, in seconds; change it at any time.
+        #: How late ``Fault.SLOW_AFTER`` answers (``SLOW_BEFORE`` processes), in seconds;
+        #: change it at any time.
         self.slow_seconds = slow_seconds
         #: Larger request bodies get 413; change it at any time.
         self.max_body_bytes = max_body_bytes
@@ -213,6 +214,8 @@ class TexinEmulator:
         if fault is not None and not fault.processes_first:
             await self._inject(fault, endpoint, payload, _refusal(fault), receive, send)
             return
+        if fault is Fault.SLOW_BEFORE:
+            await anyio.sleep(self.slow_seconds)  # queued; processed even if the client left
         if isinstance(parsed, Answer):
             answer = parsed
         else:

@@ -41,6 +41,9 @@ class Fault(enum.Enum):
     RATE_LIMIT = "rate_limit"
     #: Processed, then 500 with a JSON error body: a gateway failure after the SMS went out.
     SERVER_ERROR_AFTER = "server_error_after"
+    #: The API gets to it ``slow_seconds`` late (a busy server's queue), then processes and
+    #: counts it in the rate window, even if the client has given up by then.
+    SLOW_BEFORE = "slow_before"
 
     @property
     def processes_first(self) -> bool:
@@ -49,7 +52,13 @@ class Fault(enum.Enum):
 
 
 _AFTER = frozenset(
-    {Fault.DROP_AFTER, Fault.SLOW_AFTER, Fault.TRUNCATED_JSON, Fault.SERVER_ERROR_AFTER}
+    {
+        Fault.DROP_AFTER,
+        Fault.SLOW_AFTER,
+        Fault.TRUNCATED_JSON,
+        Fault.SERVER_ERROR_AFTER,
+        Fault.SLOW_BEFORE,
+    }
 )
 
 
