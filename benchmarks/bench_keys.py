@@ -27,7 +27,7 @@ from benchmarks._keys_worker import key
 from benchmarks.bench_redis import redis_server
 from texin_async.testing import TexinEmulator, serve_in_thread
 
-KEYS, BASELINE_KEYS, PROCESSES, SHARED_KEYS = 10_000, 1_000, 4, 2_500
+KEYS, BASELINE_KEYS, PROCESSES, SHARED_KEYS = 10_000, 500, 4, 2_500
 
 
 def worker(*args: str) -> dict[str, Any]:

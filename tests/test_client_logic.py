@@ -7,6 +7,7 @@ sockets against the emulator in test_client.py.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -591,3 +592,19 @@ async def test_the_slot_learns_how_its_request_ended() -> None:
             with pytest.raises(TexinError):
                 await client.send_sms("0712345678", "hi")
     assert limiter.endings == [Ending.ANSWERED, Ending.NOT_SENT, Ending.UNANSWERED]
+
+
+def test_a_client_used_in_a_second_event_loop_refuses_before_sending() -> None:
+    """A client reused in a second asyncio.run(): a clear InvalidRequestError, nothing sent,
+    instead of a bare RuntimeError after the server processed the SMS."""
+    recorder = Recorder(json_answer(200, SENT))
+    client = client_for(recorder)
+
+    async def send() -> None:
+        await client.send_sms("0712345678", "hi")
+
+    asyncio.run(send())
+    with pytest.raises(InvalidRequestError, match=r"asyncio\.run") as caught:
+        asyncio.run(send())
+    assert not caught.value.maybe_sent
+    assert len(recorder.requests) == 1

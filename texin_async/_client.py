@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
 import ipaddress
@@ -62,6 +63,7 @@ from ._phone import normalize_recipient
 from ._ratelimit import LocalRateLimiter, Priority, RateLimiter, claim
 from ._response import read_response
 from ._retry import Retries
+from ._secret import RequestBody, Secret
 from ._transport import TransportChoice, open_transport
 from ._units import COST_PER_UNIT, lone_surrogate
 
@@ -82,22 +84,6 @@ class ClientState(enum.Enum):
 
     OPEN = "open"
     CLOSED = "closed"
-
-
-class _Secret:
-    """Holds the API key so that the client's own repr and attributes never show it.
-
-    The encoded request body still contains the key while a request is in flight: tools
-    that capture every local of a traceback (Sentry with locals on) should scrub bodies.
-    """
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "<secret>"
 
 
 class TexinClient:
@@ -169,12 +155,17 @@ class TexinClient:
         allow_insecure_http: bool = False,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
-        key = _checked_key(api_key if api_key is not None else os.environ.get("TEXIN_API_KEY"))
+        # The key is held redacted from here on, and no local of a failed construction
+        # shows it to a traceback that captures locals.
+        given = api_key if api_key is not None else os.environ.get("TEXIN_API_KEY")
+        self._key = Secret(_checked_key(given))
+        del api_key, given
+        self._key_id = key_id_of(self._key.value)
         _check_transport_arguments(http_client, transport, verify, max_connections)
-        self._key = _Secret(key)
-        self._key_id = key_id_of(key)
         self._parent: TexinClient | None = None
         self._views: weakref.WeakSet[TexinClient] = weakref.WeakSet()
+        # The event loop the pool belongs to (its first request's), shared with the views.
+        self._home: list[weakref.ref[asyncio.AbstractEventLoop]] = []
         self._base_url = _checked_base_url(
             base_url or os.environ.get("TEXIN_BASE_URL") or DEFAULT_BASE_URL,
             allow_insecure_http=allow_insecure_http,
@@ -281,12 +272,13 @@ class TexinClient:
                 for account in accounts:
                     await platform.for_key(account.key).send_sms(account.phone, "Paid, thanks")
         """
+        key = Secret(_checked_key(api_key))
+        del api_key  # no frame shows it (tracebacks with locals)
         self._check_open()
         owner = self._parent or self
-        key = _checked_key(api_key)
         view = TexinClient.__new__(TexinClient)
         view.__dict__.update(self.__dict__)  # the shared pool, limiter and settings
-        view._key, view._key_id = _Secret(key), key_id_of(key)
+        view._key, view._key_id = key, key_id_of(key.value)
         view._parent, view._views = owner, weakref.WeakSet()
         if sender_id is not None:
             view._sender_id = view._with_sender({}, sender_id)["sender_id"]
@@ -385,8 +377,10 @@ class TexinClient:
         the retry decision follows from it alone.
         """
         self._check_open()
+        self._check_loop()
         url = self._base_url + endpoint.path
-        body = None if payload is None else _ENCODER.encode({"api_key": self._key.value, **payload})
+        # Built here and held redacted: no frame of a traceback shows the key in it.
+        body = None if payload is None else RequestBody(self._encode(payload))
         called = time.monotonic()
         retries: Retries | None = None
         while True:
@@ -405,7 +399,7 @@ class TexinClient:
                     response.status,
                     time.perf_counter() - started,
                 )
-                return read_response(response, endpoint)
+                return read_response(response, endpoint, self._key)
             except TexinError as exc:
                 if isinstance(exc, RateLimitError) and exc.retry_after is not None:
                     # The one place a 429 is handled: the whole key waits, not just this call.
@@ -413,6 +407,9 @@ class TexinClient:
                 retries = retries or Retries(self._retry, endpoint, called)
                 delay = retries.after(exc)  # raises the error that ends the call
             await anyio.sleep(delay)
+
+    def _encode(self, payload: dict[str, Any]) -> bytes:
+        return _ENCODER.encode({"api_key": self._key.value, **payload})
 
     async def _pause(self, seconds: float) -> None:
         """Hold the whole key for a 429's Retry-After, and say so."""
@@ -447,6 +444,23 @@ class TexinClient:
                 raise InvalidRequestError(f"sender_id must be a non-empty string, got {sender!r}")
             payload["sender_id"] = _encodable(sender, "sender_id")
         return payload
+
+    def _check_loop(self) -> None:
+        """Refuse a request from another event loop than the pool's (a second
+        ``asyncio.run``): its connections cannot be used there, and nothing is sent."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): anyio's own checks apply
+            return
+        home = self._home
+        if not home:
+            home.append(weakref.ref(loop))
+        elif home[0]() is not loop:
+            raise InvalidRequestError(
+                "this TexinClient's connections belong to the event loop of its first "
+                "request (a second asyncio.run()?), where they cannot be used; nothing was "
+                "sent: make the client inside the loop that uses it, or use SyncTexinClient"
+            )
 
     def _check_open(self) -> None:
         parent = self._parent

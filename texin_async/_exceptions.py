@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import traceback
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -340,5 +341,8 @@ def map_transport_errors(
         cls = next((table[c] for c in type(exc).__mro__ if c in table), None)
         if cls is None:
             raise
+        # The transport's frames below us held the request body (the key) as locals: a
+        # traceback that captures locals, chained from ours, must not show them.
+        traceback.clear_frames(exc.__traceback__)
         message = _WORDING[cls].format(endpoint=endpoint, name=type(exc).__name__, exc=exc)
         raise cls(message, endpoint=endpoint) from exc

@@ -22,6 +22,7 @@ answer is read leniently too, so a confirmed send never becomes "unknown".
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import math
 from datetime import datetime, timezone
@@ -41,6 +42,7 @@ from ._exceptions import (
 )
 from ._lenient import read_struct, truth
 from ._models import Result, decoder_for
+from ._secret import Secret
 from ._transport import RawResponse
 
 __all__ = ["parse_retry_after", "read_response"]
@@ -48,16 +50,25 @@ __all__ = ["parse_retry_after", "read_response"]
 _R = TypeVar("_R", bound=Result)
 _EXCERPT_CHARS = 200
 _TEXT_CHARS = 500  # a server's message or error, as kept on an exception
+# The headers an error message quotes (the rest are never shown).
+_SHOWN_HEADERS = ("Location", "Content-Type", "Retry-After")
 
 
-def read_response(response: RawResponse, endpoint: Endpoint[_R]) -> _R:
+def read_response(
+    response: RawResponse, endpoint: Endpoint[_R], secret: Secret | None = None
+) -> _R:
     """Decode a success into the endpoint's result, or raise the error the answer amounts to.
+
+    A server or proxy that echoes the request body (``secret``, the key, in it) has the key
+    scrubbed out of the answer before anything of it is read, kept or shown.
 
     Raises:
         APIError: An error status, or the API's refusal (see :attr:`TexinError.maybe_sent`).
         OutcomeUnknownError: A send got a 2xx without a verdict.
         ResponseDecodeError: A read got a 2xx without a verdict.
     """
+    if secret is not None and _echoes(response, secret):
+        response = _scrubbed(response, secret)
     status, content = response.status, response.content
     if response.too_large:  # not read to its end: whatever it said, it is not a verdict
         raise _failure(response, None, None, endpoint)
@@ -183,6 +194,24 @@ def _unusable(response: RawResponse, endpoint: Endpoint[Any]) -> TexinError:
         status_code=status,
         excerpt=excerpt,
         endpoint=endpoint.name,
+    )
+
+
+def _echoes(response: RawResponse, secret: Secret) -> bool:
+    """Whether the answer holds the key: in its body, reason phrase or the headers shown."""
+    if secret.in_bytes(response.content):
+        return True
+    shown = [response.reason, *(response.headers.get(name, "") for name in _SHOWN_HEADERS)]
+    return any(secret.scrub(text) != text for text in shown)
+
+
+def _scrubbed(response: RawResponse, secret: Secret) -> RawResponse:
+    headers = {name: secret.scrub(response.headers.get(name, "")) for name in _SHOWN_HEADERS}
+    return dataclasses.replace(
+        response,
+        content=secret.scrub_bytes(response.content),
+        reason=secret.scrub(response.reason),
+        headers={**response.headers, **headers},
     )
 
 

@@ -37,6 +37,7 @@ from ._exceptions import (
     map_transport_errors,
 )
 from ._pool import pool_of, proxy_of, reap_orphans, ssl_context_of, transport_for
+from ._secret import RequestBody
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class Transport(Protocol):
     """Sends one request on a shared pool; raises only our transport errors."""
 
     async def request(
-        self, method: str, url: str, body: bytes | None, *, endpoint: str
+        self, method: str, url: str, body: RequestBody | None, *, endpoint: str
     ) -> RawResponse:
         """Send ``body`` and read the whole answer, within the byte cap (past it, the
         connection is dropped and ``too_large`` says so) and the attempt's deadline.
@@ -223,7 +224,7 @@ class HttpxTransport:
         self._owned = owned
 
     async def request(
-        self, method: str, url: str, body: bytes | None, *, endpoint: str
+        self, method: str, url: str, body: RequestBody | None, *, endpoint: str
     ) -> RawResponse:
         """Send through httpx, read within the cap and the attempt's deadline; errors are
         mapped by ``map_transport_errors``, and a pool place a failure orphaned is freed."""
@@ -236,9 +237,13 @@ class HttpxTransport:
                 raise
         raise _deadline_passed(endpoint, self._deadline)
 
-    async def _exchange(self, method: str, url: str, body: bytes | None) -> RawResponse:
+    async def _exchange(self, method: str, url: str, body: RequestBody | None) -> RawResponse:
         request = self._client.build_request(
-            method, url, content=body, headers=_JSON, timeout=self._timeout
+            method,
+            url,
+            content=None if body is None else body.data,
+            headers=_JSON,
+            timeout=self._timeout,
         )
         # follow_redirects=False even on a caller's client: a redirect would re-post
         # the API key, maybe over plain http, maybe to another host, maybe twice.
@@ -297,13 +302,17 @@ class AiohttpTransport:
         self._cap = cap
 
     async def request(
-        self, method: str, url: str, body: bytes | None, *, endpoint: str
+        self, method: str, url: str, body: RequestBody | None, *, endpoint: str
     ) -> RawResponse:
         """Send through aiohttp; its errors are mapped by :func:`_error_table`."""
         session = self._session or self._open(url)
         with map_transport_errors(endpoint, self._table):
             async with session.request(
-                method, url, data=body, allow_redirects=False, proxy=self._proxy
+                method,
+                url,
+                data=None if body is None else body.data,
+                allow_redirects=False,
+                proxy=self._proxy,
             ) as response:
                 content = await read_aiohttp(response, self._cap)
         return RawResponse(

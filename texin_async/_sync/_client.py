@@ -9,12 +9,14 @@ import weakref
 from collections.abc import Callable, Generator, Iterable
 from decimal import Decimal
 from types import TracebackType
+from typing import Any
 
 import httpx
 
 from .._batch import BatchItems, BatchProgress, BatchReport, Outcome
 from .._client import ClientState, TexinClient
 from .._config import (
+    DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_RATE_LIMIT,
     DEFAULT_RETRY_POLICY,
@@ -25,6 +27,7 @@ from .._config import (
 from .._exceptions import InvalidRequestError
 from .._models import ApiInfo, Balance, BulkSMSResult, ConnectionTest, MessageStatus, SMSResult
 from .._ratelimit import Priority, RateLimiter
+from .._secret import Secret
 from .._transport import TransportChoice
 from .._units import COST_PER_UNIT
 from . import _loop
@@ -75,16 +78,18 @@ class SyncTexinClient:
         transport: TransportChoice = None,
         verify: ssl.SSLContext | str | None = None,
         allow_insecure_http: bool = False,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
+        key = Secret(api_key) if isinstance(api_key, str) else api_key
+        del api_key  # held redacted from here on: no frame of a traceback shows it
         if http_client is not None:
             raise InvalidRequestError(
                 "SyncTexinClient sends on its own event loop, where an httpx.AsyncClient made "
                 "for yours cannot be used: pass transport=, verify= or max_connections= "
                 "instead, or use TexinClient with your http_client"
             )
-        self._make: Callable[[], TexinClient] = functools.partial(
-            TexinClient,
-            api_key,
+        self._make: Callable[[], TexinClient] = _Maker(
+            key,
             base_url=base_url,
             sender_id=sender_id,
             rate_limit=rate_limit,
@@ -95,6 +100,7 @@ class SyncTexinClient:
             transport=transport,
             verify=verify,
             allow_insecure_http=allow_insecure_http,
+            max_answer_bytes=max_answer_bytes,
         )
         # After a fork, a transport object would carry the parent's connections.
         self._forkable = transport is None or isinstance(transport, str)
@@ -334,3 +340,20 @@ class SyncTexinClient:
             priority=priority,
         )
         return iterate(OutcomeFeed(_loop.run_sync(make), buffer=chunk_size), caller)
+
+
+class _Maker:
+    """Makes the async client (again, in a forked child) from the constructor's arguments,
+    the key held redacted: its repr, as a traceback's locals show it, hides the key."""
+
+    __slots__ = ("_key", "_kwargs")
+
+    def __init__(self, key: Secret | None, **kwargs: Any) -> None:
+        self._key, self._kwargs = key, kwargs
+
+    def __call__(self) -> TexinClient:
+        key = self._key.value if isinstance(self._key, Secret) else self._key
+        return TexinClient(key, **self._kwargs)
+
+    def __repr__(self) -> str:
+        return "<SyncTexinClient's TexinClient maker>"
