@@ -9,6 +9,7 @@ import weakref
 from collections.abc import Callable, Generator, Iterable
 from decimal import Decimal
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -27,9 +28,13 @@ from .._models import ApiInfo, Balance, BulkSMSResult, ConnectionTest, MessageSt
 from .._ratelimit import Priority, RateLimiter
 from .._transport import TransportChoice
 from .._units import COST_PER_UNIT
+from ..instrumentation._hooks import as_hooks
 from . import _loop
 from ._caller import CallerThread
 from ._outcomes import OutcomeFeed, iterate
+
+if TYPE_CHECKING:
+    from ..instrumentation import Hook
 
 __all__ = ["SyncTexinClient"]
 
@@ -49,6 +54,8 @@ class SyncTexinClient:
       would be the parent's, so a child must make its own client.
     - A batch reads ``items`` and calls ``on_outcome`` in your thread, as you would expect
       (lists and tuples are read on the loop: they run none of your code).
+    - ``hooks`` run on the SDK's loop thread (your thread's tracing context still reaches
+      them, so a span of yours is the parent of the call's span): keep them thread-safe.
 
     Calls that wait for the API raise :class:`InvalidRequestError` inside a running event
     loop: there, use :class:`TexinClient`.
@@ -75,6 +82,7 @@ class SyncTexinClient:
         transport: TransportChoice = None,
         verify: ssl.SSLContext | str | None = None,
         allow_insecure_http: bool = False,
+        hooks: Hook | Iterable[Hook] | None = None,
     ) -> None:
         if http_client is not None:
             raise InvalidRequestError(
@@ -95,6 +103,7 @@ class SyncTexinClient:
             transport=transport,
             verify=verify,
             allow_insecure_http=allow_insecure_http,
+            hooks=as_hooks(hooks),  # a tuple: a forked child builds its client again
         )
         # After a fork, a transport object would carry the parent's connections.
         self._forkable = transport is None or isinstance(transport, str)
