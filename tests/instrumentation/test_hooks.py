@@ -3,6 +3,7 @@ attempts, retries, 429 pauses and batches, and that none of them can break a sen
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import logging
@@ -341,3 +342,26 @@ def test_sync_client_constructor_matches_texin_client() -> None:
         return [(p.name, p.kind, p.default, p.annotation) for p in signature.parameters.values()]
 
     assert parameters(SyncTexinClient) == parameters(TexinClient)
+
+
+async def test_an_iter_batch_stopped_early_tells_its_counts_so_far() -> None:
+    """Breaking out of iter_batch ends the batch: BatchDetails says it was cancelled."""
+    answered = 0
+
+    async def first_only(request: httpx.Request) -> httpx.Response:
+        nonlocal answered
+        answered += 1
+        if answered > 1:
+            await anyio.sleep_forever()  # the others never answer: the batch cannot end
+        return json_answer(200, SENT)
+
+    hook = Recorder(scoped=True)
+    items = [(CANARY_PHONE, f"text {i}") for i in range(5)]
+    client = client_for(first_only, hooks=hook)
+    async with client, contextlib.aclosing(client.iter_batch(items)) as outcomes:
+        async for _ in outcomes:
+            break
+    (ended,) = hook.of(BatchDetails)
+    assert ended.error_type == "CancelledError"
+    assert (ended.report.total, ended.report.sent) == (1, 1)
+    assert hook.log[-1] == "exit BatchStarted CancelledError"
