@@ -103,21 +103,7 @@ class OpenTelemetryHooks:
     ) -> None:
         self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider)
-        self._histograms = {
-            name: meter.create_histogram(
-                name,
-                unit=unit,
-                description=description,
-                explicit_bucket_boundaries_advisory=_BUCKETS.get(name, _SECONDS),
-            )
-            for name, (kind, unit, description) in METRICS.items()
-            if kind == "histogram"
-        }
-        self._counters = {
-            name: meter.create_counter(name, unit=unit, description=description)
-            for name, (kind, unit, description) in METRICS.items()
-            if kind == "counter"
-        }
+        self._histograms, self._counters = _instruments(meter)
         # Per instance: two of them (one process-wide, one a client's) must not mix spans.
         self._call: ContextVar[_Call | None] = ContextVar("texin_otel_call", default=None)
         self._attempt: ContextVar[Span | None] = ContextVar("texin_otel_attempt", default=None)
@@ -135,6 +121,7 @@ class OpenTelemetryHooks:
         }
 
     def __call__(self, event: Event, /) -> _Scope | None:
+        """Handle one event; a ``*Started`` event's answer is the span's scope."""
         handler = self._handlers.get(type(event))
         return None if handler is None else handler(event)
 
@@ -327,6 +314,24 @@ class _Scope(AbstractContextManager[Span]):
             context.detach(self._otel_token)
         self._var.reset(self._var_token)
         self._span.end()
+
+
+def _instruments(
+    meter: metrics.Meter,
+) -> tuple[dict[str, metrics.Histogram], dict[str, metrics.Counter]]:
+    """Every instrument of :data:`METRICS`, histograms apart from counters."""
+    histograms, counters = {}, {}
+    for name, (kind, unit, description) in METRICS.items():
+        if kind == "counter":
+            counters[name] = meter.create_counter(name, unit=unit, description=description)
+        else:
+            histograms[name] = meter.create_histogram(
+                name,
+                unit=unit,
+                description=description,
+                explicit_bucket_boundaries_advisory=_BUCKETS.get(name, _SECONDS),
+            )
+    return histograms, counters
 
 
 def _annotate(span: Span, status: int | None, error_type: str | None) -> None:
