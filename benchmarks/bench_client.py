@@ -3,6 +3,11 @@
 The emulator runs in its own process, so ``time.process_time()`` here is the client's CPU
 only. Each configuration sends N requests from C workers; the best of R rounds is kept,
 rounds interleaved so that machine noise hits every configuration alike.
+
+The plain SDK rows have no hook registered ("hooks off": the cost every user pays); the
+"OpenTelemetry, no-op provider" rows pass ``OpenTelemetryHooks`` on the API's no-op
+providers (instrumented, nothing exported), and "one no-op hook" a hook that does nothing,
+which is the cost of building and telling the events alone.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from opentelemetry import metrics, trace
 
 from benchmarks._common import emulator_process, table
 from texin_async import RateLimit, TexinClient
 from texin_async._transport import TransportChoice
+from texin_async.instrumentation import Event, Hook
+from texin_async.instrumentation.otel import OpenTelemetryHooks
 
 KEY = "bench-key"
 N, ROUNDS = 1000, 3
@@ -75,13 +83,32 @@ async def raw_aiohttp(url: str, c: int) -> float:
         return await timed(c, one)
 
 
-async def sdk(url: str, c: int, transport: TransportChoice = None) -> float:
+async def sdk(
+    url: str, c: int, transport: TransportChoice = None, hooks: list[Hook] | None = None
+) -> float:
     # The default per-key limiter stays on (100/min would throttle, so a huge budget).
     budget = RateLimit(max_rate=10**9, time_period=60.0)
     async with TexinClient(
-        KEY, base_url=url, max_connections=c, transport=transport, rate_limit=budget
+        KEY, base_url=url, max_connections=c, transport=transport, rate_limit=budget, hooks=hooks
     ) as client:
         return await timed(c, lambda: client.send_sms("0712345678", "Benchmark message"))
+
+
+def otel_noop() -> list[Hook]:
+    """OpenTelemetryHooks on the API's no-op providers: instrumented, nothing recorded."""
+    providers = {
+        "tracer_provider": trace.NoOpTracerProvider(),
+        "meter_provider": metrics.NoOpMeterProvider(),
+    }
+    return [OpenTelemetryHooks(**providers)]
+
+
+def nothing(event: Event) -> None:
+    """A hook that ignores every event."""
+
+
+async def sdk_otel_noop(url: str, c: int) -> float:
+    return await sdk(url, c, hooks=otel_noop())
 
 
 async def sdk_httpx_aiohttp(url: str, c: int) -> float:
@@ -91,6 +118,14 @@ async def sdk_httpx_aiohttp(url: str, c: int) -> float:
 
 async def sdk_native_aiohttp(url: str, c: int) -> float:
     return await sdk(url, c, "aiohttp")
+
+
+async def sdk_native_aiohttp_hook(url: str, c: int) -> float:
+    return await sdk(url, c, "aiohttp", hooks=[nothing])
+
+
+async def sdk_native_aiohttp_otel_noop(url: str, c: int) -> float:
+    return await sdk(url, c, "aiohttp", hooks=otel_noop())
 
 
 async def timed(c: int, one: Callable[[], Awaitable[object]]) -> float:
@@ -103,10 +138,13 @@ async def timed(c: int, one: Callable[[], Awaitable[object]]) -> float:
 
 RUNS: dict[str, Run] = {
     "bare httpx post + json.loads": raw_httpx,
-    "texin_async (httpx)": sdk,
+    "texin_async (httpx), hooks off": sdk,
+    "texin_async (httpx), OpenTelemetry, no-op provider": sdk_otel_noop,
     "bare aiohttp post + json.loads": raw_aiohttp,
     "texin_async (httpx_aiohttp transport)": sdk_httpx_aiohttp,
-    "texin_async (native aiohttp)": sdk_native_aiohttp,
+    "texin_async (native aiohttp), hooks off": sdk_native_aiohttp,
+    "texin_async (native aiohttp), one no-op hook": sdk_native_aiohttp_hook,
+    "texin_async (native aiohttp), OpenTelemetry, no-op provider": sdk_native_aiohttp_otel_noop,
     "bare httpx2 post + json.loads": raw_httpx2,
 }
 
@@ -122,24 +160,34 @@ async def measure(url: str) -> dict[tuple[str, int], float]:
     return cpu
 
 
+def hooks_off(name: str) -> str | None:
+    """The hooks-off row of the same backend as an instrumented row, if ``name`` is one."""
+    if ", " not in name or name.endswith("hooks off"):
+        return None
+    return name.split(", ", 1)[0] + ", hooks off"
+
+
 def main() -> None:
     with emulator_process("--rate-limit", "none", "--account", f"{KEY}:1000000000") as url:
         cpu = asyncio.run(measure(url))
     for c in (1, 32):
         httpx_base = cpu["bare httpx post + json.loads", c]
         aiohttp_base = cpu["bare aiohttp post + json.loads", c]
-        rows = [
-            (
-                name,
-                f"{cpu[name, c] * 1e6:.0f}",
-                f"{cpu[name, c] / httpx_base:.2f}x",
-                f"{cpu[name, c] / aiohttp_base:.2f}x",
+        rows = []
+        for name in RUNS:
+            off = hooks_off(name)
+            rows.append(
+                (
+                    name,
+                    f"{cpu[name, c] * 1e6:.0f}",
+                    f"{cpu[name, c] / httpx_base:.2f}x",
+                    f"{cpu[name, c] / aiohttp_base:.2f}x",
+                    "" if off is None else f"{cpu[name, c] / cpu[off, c]:.2f}x",
+                )
             )
-            for name in RUNS
-        ]
         table(
             f"Client CPU per send_sms, concurrency {c} ({N} requests, best of {ROUNDS})",
-            ["client", "µs CPU / request", "vs bare httpx", "vs bare aiohttp"],
+            ["client", "µs CPU / request", "vs bare httpx", "vs bare aiohttp", "vs hooks off"],
             rows,
         )
 

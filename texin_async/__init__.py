@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import FunctionType as _FunctionType
 
+from . import instrumentation as instrumentation  # public subpackage: set_hooks, events
 from ._batch import BatchProgress, BatchReport, Message, Outcome, OutcomeStatus
 from ._client import ClientState, TexinClient
 from ._config import (

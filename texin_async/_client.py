@@ -14,7 +14,7 @@ import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
@@ -50,6 +50,7 @@ from ._exceptions import (
     RateLimitError,
     TexinError,
 )
+from ._logs import fields, logger
 from ._models import (
     ApiInfo,
     Balance,
@@ -66,10 +67,14 @@ from ._retry import Retries
 from ._secret import RequestBody, Secret
 from ._transport import TransportChoice, open_transport
 from ._units import COST_PER_UNIT, lone_surrogate
+from .instrumentation._hooks import client_hooks
+from .instrumentation._watch import CallWatch, watch_call
+
+if TYPE_CHECKING:
+    from .instrumentation import Hook
 
 __all__ = ["ClientState", "Departure", "TexinClient"]
 
-logger = logging.getLogger("texin_async")
 _R = TypeVar("_R", bound=Result)
 _ENCODER = msgspec.json.Encoder()
 
@@ -126,10 +131,14 @@ class TexinClient:
         allow_insecure_http: Permit ``http://`` to a host other than loopback. An
             environment proxy (``HTTP_PROXY``, ``ALL_PROXY``) is never used for ``http://``:
             it would read the key; https goes through one as usual.
+        hooks: Instrumentation for this client: one hook or several, told of each call,
+            attempt, retry, 429 pause and batch, after the process-wide ones
+            (:mod:`texin_async.instrumentation`; OpenTelemetry is one such hook).
 
     Raises:
         InvalidRequestError: No API key, a base URL that is not allowed, or an
             ``http_client``/``transport`` that would expose the key.
+        TypeError: A hook is not callable.
 
     Example::
 
@@ -154,6 +163,7 @@ class TexinClient:
         verify: ssl.SSLContext | str | None = None,
         allow_insecure_http: bool = False,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        hooks: Hook | Iterable[Hook] | None = None,
     ) -> None:
         # The key is held redacted from here on, and no local of a failed construction
         # shows it to a traceback that captures locals.
@@ -172,6 +182,7 @@ class TexinClient:
         )
         self._sender_id = sender_id
         self._retry = retry
+        self._hooks = client_hooks(hooks, retry)  # RetryPolicy.on_retry is one of them
         self._timeout = to_timeout(timeout)
         self._limiter = _limiter_for(rate_limit, limiter)
         self._in_flight = anyio.Semaphore(max_connections, fast_acquire=True)
@@ -370,55 +381,96 @@ class TexinClient:
         priority: Priority = Priority.INTERACTIVE,
         departure: Departure | None = None,
     ) -> _R:
+        """One call: its attempts, told to the hooks when any is registered.
+
+        With no hook (the usual case) that costs one check; with some, a ``CallWatch``
+        tells them of the call and of each attempt, and holds their spans open around them.
+        """
+        self._check_open()
+        self._check_loop()
+        watch = watch_call(self, endpoint, payload, priority)  # None: no hook registered
+        if watch is None:
+            return await self._attempts(endpoint, payload, priority, departure, None)
+        with watch:
+            result = await self._attempts(endpoint, payload, priority, departure, watch)
+            watch.returned(result)
+            return result
+
+    async def _attempts(
+        self,
+        endpoint: Endpoint[_R],
+        payload: dict[str, Any] | None,
+        priority: Priority,
+        departure: Departure | None,
+        watch: CallWatch | None,
+    ) -> _R:
         """One call, top to bottom: slot → departure → send → read → verdict → retry.
 
         Everything before the transport is "not sent" if it fails (the limiter, the
         ``departure`` step); the answer's verdict is read once, by ``read_response``, and
         the retry decision follows from it alone.
         """
-        self._check_open()
-        self._check_loop()
         url = self._base_url + endpoint.path
         # Built here and held redacted: no frame of a traceback shows the key in it.
         body = None if payload is None else RequestBody(self._encode(payload))
         called = time.monotonic()
         retries: Retries | None = None
+        attempt = 0
         while True:
+            attempt += 1
             try:
                 # In flight first: a granted slot goes straight to a free connection.
-                async with self._in_flight, _Slot(self, endpoint, priority):
+                async with self._in_flight, _Slot(self, endpoint, priority, watch) as slot:
                     if departure is not None:
                         await departure()
                     started = time.perf_counter()
                     response = await self._transport.request(
                         endpoint.method, url, body, endpoint=endpoint.name
                     )
-                logger.debug(
-                    "texin %s -> %d in %.3fs",
-                    endpoint.name,
-                    response.status,
-                    time.perf_counter() - started,
-                )
+                slot.answered(attempt, response.status, time.perf_counter() - started)
                 return read_response(response, endpoint, self._key)
             except TexinError as exc:
+                if watch is not None:
+                    watch.failed(exc)
                 if isinstance(exc, RateLimitError) and exc.retry_after is not None:
                     # The one place a 429 is handled: the whole key waits, not just this call.
-                    await self._pause(min(exc.retry_after, self._retry.max_retry_after))
-                retries = retries or Retries(self._retry, endpoint, called)
+                    await self._pause(exc.retry_after, endpoint, priority, watch)
+                retries = retries or Retries(
+                    self._retry,
+                    endpoint,
+                    called,
+                    key_id=self._key_id,
+                    priority=priority,
+                    tell=None if watch is None else watch.retried,
+                )
                 delay = retries.after(exc)  # raises the error that ends the call
             await anyio.sleep(delay)
 
     def _encode(self, payload: dict[str, Any]) -> bytes:
         return _ENCODER.encode({"api_key": self._key.value, **payload})
 
-    async def _pause(self, seconds: float) -> None:
-        """Hold the whole key for a 429's Retry-After, and say so."""
+    async def _pause(
+        self,
+        retry_after: float,
+        endpoint: Endpoint[Any],
+        priority: Priority,
+        watch: CallWatch | None,
+    ) -> None:
+        """Hold the whole key for a 429's Retry-After (capped by the policy), and say so."""
+        seconds = min(retry_after, self._retry.max_retry_after)
         logger.info(
             "texin key %s: paused %.1fs by the server's 429 (Retry-After)",
             self._key_id,
             seconds,
-            extra={"texin_key_id": self._key_id, "texin_wait": seconds},
+            extra=fields(
+                key_id=self._key_id,
+                wait=seconds,
+                endpoint=endpoint.name,
+                priority=priority.name.lower(),
+            ),
         )
+        if watch is not None:
+            watch.paused(seconds, retry_after)
         await self._limiter.pause(self._key_id, seconds)
 
     def _sms_payload(self, recipient: str, message: str, sender_id: str | None) -> dict[str, Any]:
@@ -710,15 +762,30 @@ def _is_loopback(host: str) -> bool:
 
 class _Slot:
     """The limiter's slot for one attempt: a limiter's own failure means nothing was sent,
-    and the slot is given back whatever happens, even to a cancelled caller."""
+    and the slot is given back whatever happens, even to a cancelled caller.
 
-    __slots__ = ("_endpoint", "_held")
+    It also times the wait for the slot, for the attempt's DEBUG line and its hooks: with a
+    ``watch``, the hooks hear of the grant (their span opens, for the HTTP request's own to
+    nest in) and of the answer.
+    """
 
-    def __init__(self, client: TexinClient, endpoint: Endpoint[Any], priority: Priority) -> None:
-        self._endpoint = endpoint
+    __slots__ = ("_endpoint", "_held", "_key_id", "_priority", "_watch", "waited")
+
+    def __init__(
+        self,
+        client: TexinClient,
+        endpoint: Endpoint[Any],
+        priority: Priority,
+        watch: CallWatch | None = None,
+    ) -> None:
+        self._endpoint, self._priority, self._watch = endpoint, priority, watch
+        self._key_id = client._key_id
         self._held = client._limiter.slot(client._key_id, priority)
+        #: Seconds from asking the limiter for the slot to getting it.
+        self.waited = 0.0
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> _Slot:
+        asked = time.perf_counter()
         try:
             await self._held.__aenter__()
         except TexinError:
@@ -729,9 +796,35 @@ class _Slot:
                 f"{name}: the rate limiter failed ({type(exc).__name__}: {exc}); nothing was sent",
                 endpoint=name,
             ) from exc
+        self.waited = time.perf_counter() - asked
+        if self._watch is not None:
+            self._watch.granted(self.waited)
+        return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
     ) -> None:
         with anyio.CancelScope(shield=True):  # a held slot must never leak
             await self._held.__aexit__(exc_type, exc, tb)  # type: ignore[arg-type]
+
+    def answered(self, attempt: int, status: int, elapsed: float) -> None:
+        """An answer came: the DEBUG line (its facts as ``texin_*`` fields), and the hooks."""
+        if logger.isEnabledFor(logging.DEBUG):
+            name = self._endpoint.name
+            logger.debug(
+                "texin %s -> %d in %.3fs",
+                name,
+                status,
+                elapsed,
+                extra=fields(
+                    endpoint=name,
+                    attempt=attempt,
+                    status=status,
+                    elapsed=elapsed,
+                    key_id=self._key_id,
+                    priority=self._priority.name.lower(),
+                    wait=self.waited,
+                ),
+            )
+        if self._watch is not None:
+            self._watch.answered(status)

@@ -103,6 +103,10 @@ class RetryPolicy:
     Sends are retried only when the request provably was not processed. Set
     ``retry_ambiguous_sends=True`` to also retry sends with no usable answer (a timeout,
     a dropped connection): that trades "never twice" for "never lost".
+
+    ``on_retry`` is a thin alias for an instrumentation hook that listens to
+    :class:`RetryDetails` only (see :mod:`texin_async.instrumentation`): it is told of each
+    retry, and what it raises is logged, never breaking the call.
     """
 
     attempts: int = 4

@@ -37,6 +37,7 @@ import anyio.lowlevel
 from ._config import RateLimit
 from ._exceptions import Fate, InvalidRequestError, TexinError
 from ._lane import Ending, Lane, Priority, sustained_seconds
+from ._logs import fields
 
 __all__ = [
     "LocalRateLimiter",
@@ -343,7 +344,9 @@ def note_wait(
         wait,
         budget,
         len(lane.waiters),
-        extra={"texin_key_id": key_id, "texin_wait": delay, "texin_priority": priority.name},
+        extra=fields(
+            key_id=key_id, wait=delay, priority=priority.name.lower(), queued=len(lane.waiters)
+        ),
     )
 
 

@@ -12,10 +12,9 @@ builds any of it: :class:`Retries` is made at the first failure.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import tenacity as _t
@@ -30,15 +29,16 @@ from ._exceptions import (
     ServerError,
     TexinError,
 )
+from ._lane import Priority
+from ._logs import fields, logger
 
 __all__ = ["Retries", "RetryDetails", "is_retryable"]
-
-logger = logging.getLogger("texin_async")
 
 
 @dataclass(frozen=True, slots=True)
 class RetryDetails:
-    """What a retry hook is told: which call failed, how, and what happens next."""
+    """What hooks (and ``RetryPolicy.on_retry``) are told of a retry: which call failed,
+    how, and what happens next."""
 
     endpoint: str
     #: The attempt that just failed, from 1.
@@ -48,6 +48,10 @@ class RetryDetails:
     #: Seconds since the first attempt started.
     elapsed: float
     error: TexinError
+    #: The API key's id (a hash prefix), never the key.
+    key_id: str = field(default="", kw_only=True)
+    #: The call's traffic class.
+    priority: Priority = field(default=Priority.INTERACTIVE, kw_only=True)
 
 
 #: Failures that may pass if the same request is made again: nothing in it was wrong.
@@ -93,13 +97,22 @@ class Retries:
 
     __slots__ = ("_maybe_sent", "_retrying", "_state")
 
-    def __init__(self, policy: RetryPolicy, endpoint: Endpoint[Any], started: float) -> None:
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        endpoint: Endpoint[Any],
+        started: float,
+        *,
+        key_id: str,
+        priority: Priority,
+        tell: Callable[[RetryDetails], None] | None = None,
+    ) -> None:
         is_send = endpoint.is_send
         self._retrying = _t.Retrying(
             stop=_t.stop_after_attempt(policy.attempts),
             wait=_Wait(policy),
             retry=_t.retry_if_exception(lambda e: is_retryable(e, is_send=is_send, policy=policy)),
-            before_sleep=_announcer(endpoint.name, policy, started),
+            before_sleep=_announcer(endpoint.name, started, key_id, priority, tell),
             reraise=True,
         )
         self._retrying.begin()
@@ -132,24 +145,52 @@ class Retries:
 
 
 def _announcer(
-    endpoint: str, policy: RetryPolicy, started: float
+    endpoint: str,
+    started: float,
+    key_id: str,
+    priority: Priority,
+    tell: Callable[[RetryDetails], None] | None,
 ) -> Callable[[_t.RetryCallState], None]:
-    """Tenacity's before_sleep: a log line and the policy's hook for every retry."""
+    """Tenacity's before_sleep: a log line for every retry, and the call's hooks told
+    (``RetryPolicy.on_retry`` among them)."""
 
     def announce(state: _t.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         assert isinstance(error, TexinError)
-        wait = state.upcoming_sleep
-        logger.warning(
-            "texin %s attempt %d failed (%s); retrying in %.2fs",
+        details = RetryDetails(
             endpoint,
             state.attempt_number,
-            type(error).__name__,
-            wait,
-            extra={"texin_endpoint": endpoint, "texin_attempt": state.attempt_number},
+            state.upcoming_sleep,
+            time.monotonic() - started,
+            error,
+            key_id=key_id,
+            priority=priority,
         )
-        if policy.on_retry is not None:
-            elapsed = time.monotonic() - started
-            policy.on_retry(RetryDetails(endpoint, state.attempt_number, wait, elapsed, error))
+        _log(details)
+        if tell is not None:
+            tell(details)
 
     return announce
+
+
+def _log(details: RetryDetails) -> None:
+    error = details.error
+    logger.warning(
+        "texin %s attempt %d failed (%s); retrying in %.2fs",
+        details.endpoint,
+        details.attempt,
+        type(error).__name__,
+        details.wait,
+        # Not texin_wait: that names a wait for the key's budget (the CLI shows those).
+        extra=fields(
+            endpoint=details.endpoint,
+            attempt=details.attempt,
+            key_id=details.key_id,
+            priority=details.priority.name.lower(),
+            status=getattr(error, "status_code", None),
+            error_type=type(error).__name__,
+            maybe_sent=error.maybe_sent,
+            elapsed=details.elapsed,
+            retry_in=details.wait,
+        ),
+    )

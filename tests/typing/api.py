@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from decimal import Decimal
 
@@ -33,6 +34,18 @@ from texin_async import (
     estimate_cost,
     normalize_recipient,
 )
+from texin_async.instrumentation import (
+    AttemptDetails,
+    BatchDetails,
+    CallDetails,
+    CallStarted,
+    Event,
+    Hook,
+    add_hook,
+    get_hooks,
+    set_hooks,
+)
+from texin_async.instrumentation.otel import OpenTelemetryHooks
 
 
 def log_retry(details: RetryDetails) -> None:
@@ -123,3 +136,37 @@ def without_asyncio(rows: list[dict[str, str]]) -> int:
         print(balance.sms_balance, bulk.statistics, client.state, client.key_id)
     client.close()
     return report.sent
+
+
+def to_metrics(event: Event) -> None:
+    if isinstance(event, CallDetails):
+        seconds: float = event.elapsed
+        units: int = event.units
+        unknown: bool = event.maybe_sent
+        kind: str | None = event.error_type
+        print(event.endpoint, event.priority.name, event.key_id, seconds, units, unknown, kind)
+    elif isinstance(event, AttemptDetails):
+        status: int | None = event.status
+        print(event.attempt, event.wait, status)
+    elif isinstance(event, BatchDetails):
+        print(event.report.sent, event.report.unknown, event.report.elapsed)
+
+
+@contextmanager
+def timed(name: str) -> Iterator[None]:
+    print("start", name)
+    yield
+
+
+def tracing(event: Event) -> AbstractContextManager[None] | None:
+    return timed(event.endpoint) if isinstance(event, CallStarted) else None
+
+
+async def instrumented() -> None:
+    set_hooks([to_metrics, OpenTelemetryHooks()])
+    add_hook(tracing)
+    hooks: tuple[Hook, ...] = get_hooks()
+    async with TexinClient("key", hooks=to_metrics) as client:
+        await client.get_balance()
+    with SyncTexinClient("key", hooks=[tracing, *hooks]) as sync:
+        sync.get_balance()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ..instrumentation._watch import run_batch
 from ._engine import Engine
 from ._input import BatchItems, Message
 from ._options import BatchOptions
@@ -35,7 +36,7 @@ async def send_batch(client: TexinClient, items: BatchItems, options: BatchOptio
     """Run a batch to its end and return its report; see :meth:`TexinClient.send_batch`."""
     _check_items(items)
     engine = Engine(client, items, options)
-    await engine.run()
+    await run_batch(engine)
     if engine.error is not None:
         raise engine.error
     return engine.progress.report()
@@ -58,7 +59,7 @@ async def _outcomes_of(engine: Engine) -> AsyncGenerator[Outcome, None]:
     async def drive() -> None:
         with scope:
             async with send:
-                await engine.run()
+                await run_batch(engine)
 
     async with _running(drive, scope), receive:
         async for outcome in receive:

@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Callable, Generator, Iterable
 from decimal import Decimal
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -30,9 +30,13 @@ from .._ratelimit import Priority, RateLimiter
 from .._secret import Secret
 from .._transport import TransportChoice
 from .._units import COST_PER_UNIT
+from ..instrumentation._hooks import as_hooks
 from . import _loop
 from ._caller import CallerThread
 from ._outcomes import OutcomeFeed, iterate
+
+if TYPE_CHECKING:
+    from ..instrumentation import Hook
 
 __all__ = ["SyncTexinClient"]
 
@@ -52,6 +56,8 @@ class SyncTexinClient:
       would be the parent's, so a child must make its own client.
     - A batch reads ``items`` and calls ``on_outcome`` in your thread, as you would expect
       (lists and tuples are read on the loop: they run none of your code).
+    - ``hooks`` run on the SDK's loop thread (your thread's tracing context still reaches
+      them, so a span of yours is the parent of the call's span): keep them thread-safe.
 
     Calls that wait for the API raise :class:`InvalidRequestError` inside a running event
     loop: there, use :class:`TexinClient`.
@@ -79,6 +85,7 @@ class SyncTexinClient:
         verify: ssl.SSLContext | str | None = None,
         allow_insecure_http: bool = False,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        hooks: Hook | Iterable[Hook] | None = None,
     ) -> None:
         key = Secret(api_key) if isinstance(api_key, str) else api_key
         del api_key  # held redacted from here on: no frame of a traceback shows it
@@ -101,6 +108,7 @@ class SyncTexinClient:
             verify=verify,
             allow_insecure_http=allow_insecure_http,
             max_answer_bytes=max_answer_bytes,
+            hooks=as_hooks(hooks),  # a tuple: a forked child builds its client again
         )
         # After a fork, a transport object would carry the parent's connections.
         self._forkable = transport is None or isinstance(transport, str)
