@@ -65,6 +65,32 @@ def test_clients_of_one_key_share_one_budget(
     assert texin_emulator.max_in_window(texin_api_key) == 4
 
 
+def test_threads_each_running_their_own_loop_share_the_key_s_budget(
+    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
+) -> None:
+    """Three threads, each with asyncio.run and its own TexinClient of one key, and a sync
+    client beside them: one budget between them all, so a strict server sees no 429."""
+    texin_emulator.set_rate_limit("6/1")
+
+    async def send(batch: list[str]) -> None:
+        async with TexinClient(texin_api_key, base_url=texin_emulator_url, rate_limit="6/1") as c:
+            for n in batch:
+                await c.send_sms(n, "Hi")
+
+    batches = [numbers(20)[i::4] for i in range(4)]  # five sends for each of four senders
+    threads = [threading.Thread(target=asyncio.run, args=(send(b),)) for b in batches[:3]]
+    with SyncTexinClient(texin_api_key, base_url=texin_emulator_url, rate_limit="6/1") as sync:
+        for thread in threads:
+            thread.start()
+        for n in batches[3]:
+            sync.send_sms(n, "Hi")
+        for thread in threads:
+            thread.join(10)
+    assert len(texin_emulator.processed(texin_api_key)) == 20
+    assert texin_emulator.rate_limited(texin_api_key) == 0
+    assert texin_emulator.max_in_window(texin_api_key) == 6
+
+
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_gets_its_own_loop(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
