@@ -138,11 +138,10 @@ async def test_a_lone_surrogate_is_refused_before_sending(field: str, call: Any)
 
 
 async def test_a_default_sender_id_with_a_lone_surrogate_is_refused() -> None:
-    """The client's own sender_id is checked too, on each send."""
+    """The client's own sender_id is checked at construction, where the mistake is made."""
     recorder = Recorder(json_answer(200, SENT))
-    async with client_for(recorder, sender_id=f"Tex{LONE}in") as client:
-        with pytest.raises(InvalidRequestError, match="sender_id"):
-            await client.send_sms("0712345678", "hi")
+    with pytest.raises(InvalidRequestError, match="sender_id holds a lone surrogate"):
+        client_for(recorder, sender_id=f"Tex{LONE}in")
     assert recorder.requests == []
 
 
@@ -158,7 +157,7 @@ async def test_bulk_names_every_invalid_number() -> None:
 async def test_bulk_refuses_a_bare_string() -> None:
     """A single string is not silently split into characters."""
     async with client_for(Recorder()) as client:
-        with pytest.raises(InvalidRequestError, match="not a single string"):
+        with pytest.raises(InvalidRequestError, match="list of numbers, got str"):
             await client.send_bulk_sms("0712345678", "hi")
 
 
@@ -399,23 +398,23 @@ async def test_a_callers_client_never_follows_redirects() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error"),
+    "kwargs",
     [
-        ({"rate_limit": RateLimit(), "limiter": RecordingLimiter()}, InvalidRequestError),
-        ({"rate_limit": 100}, InvalidRequestError),
-        ({"timeout": None}, ValueError),
-        ({"max_connections": 0}, ValueError),
-        ({"http_client": httpx.AsyncClient(), "verify": "/tmp/ca.pem"}, ValueError),
-        ({"http_client": httpx.AsyncClient(), "transport": "aiohttp"}, ValueError),
-        ({"max_answer_bytes": 100}, ValueError),
-        ({"max_answer_bytes": 4e6}, TypeError),
+        {"rate_limit": RateLimit(), "limiter": RecordingLimiter()},
+        {"rate_limit": 100},
+        {"timeout": None},
+        {"max_connections": 0},
+        {"http_client": httpx.AsyncClient(), "verify": "/tmp/ca.pem"},
+        {"http_client": httpx.AsyncClient(), "transport": "aiohttp"},
+        {"max_answer_bytes": 100},
+        {"max_answer_bytes": 4e6},
     ],
 )
 def test_arguments_that_would_be_ignored_or_fail_later_are_refused(
-    kwargs: dict[str, object], error: type[Exception]
+    kwargs: dict[str, object],
 ) -> None:
     """A setting that would be silently ignored, or fail on the first request, fails now."""
-    with pytest.raises(error):
+    with pytest.raises(InvalidRequestError):
         TexinClient(CANARY, **kwargs)  # type: ignore[arg-type]
 
 
@@ -427,7 +426,7 @@ def test_rate_limit_accepts_the_cli_shorthand() -> None:
 
 def test_retry_attempts_must_be_a_whole_number() -> None:
     """RetryPolicy(attempts=2.5) is refused, not rounded somewhere later."""
-    with pytest.raises(TypeError, match="attempts"):
+    with pytest.raises(InvalidRequestError, match="attempts must be a whole number"):
         RetryPolicy(attempts=2.5)  # type: ignore[arg-type]
 
 

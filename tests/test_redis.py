@@ -617,9 +617,9 @@ async def test_a_waiting_code_goes_before_a_campaign_of_another_process(
 ) -> None:
     """With the window full, an interactive waiter in one process gets the next slot before
     the bulk waiters of another: they yield while it waits."""
-    # A window long enough that neither waiter is promoted by the starvation guard (two
-    # lifetimes) even on a loaded machine.
-    limit = RateLimit(max_rate=2, time_period=0.8, margin=0.0, reserve=0)
+    # A window long enough that both wait even if a loaded machine stalls the test for a
+    # second, and neither is promoted by the starvation guard (two lifetimes).
+    limit = RateLimit(max_rate=2, time_period=2.0, margin=0.0, reserve=0)
     campaign, web = make(redis_url, rate_limit=limit), make(redis_url, rate_limit=limit)
     for _ in range(2):
         await acquire(campaign, KEY_ID, Priority.BULK)

@@ -23,6 +23,7 @@ import msgspec
 from ._batch import BatchItems, BatchOptions, BatchProgress, BatchReport, Outcome
 from ._batch import iter_batch as _iter_batch
 from ._batch import send_batch as _send_batch
+from ._checks import must_be, text, whole
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_ANSWER_BYTES,
@@ -136,9 +137,9 @@ class TexinClient:
             (:mod:`texin_async.instrumentation`; OpenTelemetry is one such hook).
 
     Raises:
-        InvalidRequestError: No API key, a base URL that is not allowed, or an
-            ``http_client``/``transport`` that would expose the key.
-        TypeError: A hook is not callable.
+        InvalidRequestError: Any argument of the wrong type or value, each named (no key,
+            a base URL that is not allowed, an ``http_client``/``transport`` that would
+            expose the key, a hook that is not callable, ...); nothing is sent.
 
     Example::
 
@@ -180,7 +181,8 @@ class TexinClient:
             base_url or os.environ.get("TEXIN_BASE_URL") or DEFAULT_BASE_URL,
             allow_insecure_http=allow_insecure_http,
         )
-        self._sender_id = sender_id
+        self._sender_id = None if sender_id is None else _checked_sender(sender_id)
+        must_be("retry", retry, RetryPolicy, "a RetryPolicy")
         self._retry = retry
         self._hooks = client_hooks(hooks, retry)  # RetryPolicy.on_retry is one of them
         self._timeout = to_timeout(timeout)
@@ -325,9 +327,7 @@ class TexinClient:
             InvalidRequestError: ``message_id`` is empty.
             NotFoundError: The API knows no such message for this key.
         """
-        if not isinstance(message_id, str) or not message_id.strip():
-            raise InvalidRequestError(f"message_id must be a non-empty string, got {message_id!r}")
-        payload = {"message_id": _encodable(message_id, "message_id")}
+        payload = {"message_id": _encodable(text("message_id", message_id), "message_id")}
         return await self._request(CHECK_STATUS, payload, priority=priority)
 
     async def send_sms(
@@ -388,6 +388,7 @@ class TexinClient:
         """
         self._check_open()
         self._check_loop()
+        must_be("priority", priority, Priority, "a Priority")
         watch = watch_call(self, endpoint, payload, priority)  # None: no hook registered
         if watch is None:
             return await self._attempts(endpoint, payload, priority, departure, None)
@@ -492,9 +493,7 @@ class TexinClient:
     def _with_sender(self, payload: dict[str, Any], sender_id: str | None) -> dict[str, Any]:
         sender = sender_id if sender_id is not None else self._sender_id
         if sender is not None:
-            if not isinstance(sender, str) or not sender.strip():
-                raise InvalidRequestError(f"sender_id must be a non-empty string, got {sender!r}")
-            payload["sender_id"] = _encodable(sender, "sender_id")
+            payload["sender_id"] = _checked_sender(sender)
         return payload
 
     def _check_loop(self) -> None:
@@ -651,23 +650,26 @@ class TexinClient:
 
 
 def _check_transport_arguments(
-    http_client: httpx.AsyncClient | None,
-    transport: object,
-    verify: object,
-    max_connections: int,
+    http_client: object, transport: object, verify: object, max_connections: object
 ) -> None:
-    """Refuse argument combinations where one would silently be ignored."""
-    if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-        raise TypeError(f"max_connections must be an int, got {max_connections!r}")
-    if max_connections < 1:
-        raise ValueError(f"max_connections must be >= 1, got {max_connections}")
-    if http_client is not None and (transport is not None or verify is not None):
-        raise ValueError(
-            "http_client= comes with its own transport and TLS settings: "
-            "do not pass transport= or verify= with it"
+    """Refuse a transport argument of the wrong kind, or combinations where one would
+    silently be ignored."""
+    whole("max_connections", max_connections, minimum=1)
+    if http_client is not None:
+        must_be("http_client", http_client, httpx.AsyncClient, "an httpx.AsyncClient")
+        if transport is not None or verify is not None:
+            raise InvalidRequestError(
+                "http_client= comes with its own transport and TLS settings: "
+                "do not pass transport= or verify= with it"
+            )
+    if transport is not None and transport != "aiohttp":
+        must_be("transport", transport, httpx.AsyncBaseTransport, "an httpx transport or 'aiohttp'")
+    if verify is not None and not isinstance(verify, ssl.SSLContext | str):
+        # verify=False above all must not slip past the type checker
+        raise InvalidRequestError(
+            f"verify takes an ssl.SSLContext or a CA bundle path, got {verify!r}: "
+            "TLS verification cannot be turned off"
         )
-    if isinstance(verify, bool):  # verify=False must not slip past the type checker
-        raise ValueError("verify takes an ssl.SSLContext or a CA bundle path, not a bool")
 
 
 def _limiter_for(rate_limit: RateLimit | str | None, limiter: RateLimiter | None) -> RateLimiter:
@@ -677,6 +679,7 @@ def _limiter_for(rate_limit: RateLimit | str | None, limiter: RateLimiter | None
             raise InvalidRequestError(
                 "pass rate_limit= or limiter=, not both: a limiter has its own budget"
             )
+        must_be("limiter", limiter, RateLimiter, "a RateLimiter (e.g. RedisRateLimiter)")
         return limiter
     if isinstance(rate_limit, str):
         rate_limit = RateLimit.parse(rate_limit)
@@ -693,20 +696,23 @@ def key_id_of(key: str) -> str:
 
 
 def _checked_key(key: object) -> str:
+    """The key, if it is a string that can be sent; the error never shows it."""
     if not isinstance(key, str) or not key.strip():
         raise InvalidRequestError(
             f"no usable API key (got {type(key).__name__}): pass api_key= or set TEXIN_API_KEY"
         )
+    if lone_surrogate(key):
+        raise InvalidRequestError("the API key holds a lone surrogate, which UTF-8 cannot encode")
     return key
 
 
 def _checked(message: object) -> str:
     """The message, if it is a non-blank string; the API refuses empty messages."""
-    if not isinstance(message, str):
-        raise InvalidRequestError(f"message must be a string, got {type(message).__name__}")
-    if not message.strip():
-        raise InvalidRequestError("message must not be empty")
-    return _encodable(message, "message")
+    return _encodable(text("message", message), "message")
+
+
+def _checked_sender(sender: object) -> str:
+    return _encodable(text("sender_id", sender), "sender_id")
 
 
 def _encodable(value: str, field: str) -> str:
@@ -721,8 +727,10 @@ def _encodable(value: str, field: str) -> str:
 
 def _normalized_map(recipients: Iterable[str]) -> dict[str, str]:
     """Each given recipient → its normalised number; every bad one named at once."""
-    if isinstance(recipients, str | bytes):
-        raise InvalidRequestError("recipients must be a list of numbers, not a single string")
+    if isinstance(recipients, str | bytes) or not isinstance(recipients, Iterable):
+        raise InvalidRequestError(
+            f"recipients must be a list of numbers, got {type(recipients).__name__}"
+        )
     requested: dict[str, str] = {}
     bad: list[str] = []
     for recipient in recipients:
@@ -738,11 +746,24 @@ def _normalized_map(recipients: Iterable[str]) -> dict[str, str]:
     return requested
 
 
-def _checked_base_url(url: str, *, allow_insecure_http: bool) -> str:
-    """The base URL with a trailing slash; https only, unless loopback or opted in."""
-    parsed = httpx.URL(url)
+def _checked_base_url(url: object, *, allow_insecure_http: bool) -> str:
+    """The base URL with a trailing slash; https only, unless loopback or opted in.
+
+    Endpoint paths are appended to it, so it cannot carry a query or a fragment (a
+    ``?v=2`` would send every request to ``/api/?v=2/send_sms``).
+    """
+    url = text("base_url", url)
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise InvalidRequestError(f"base_url is not a valid URL ({exc}): {url!r}") from None
     if parsed.scheme not in ("https", "http") or not parsed.host:
         raise InvalidRequestError(f"base_url must be an http(s) URL, got {url!r}")
+    if "?" in url or "#" in url:
+        raise InvalidRequestError(
+            f"base_url must not have a query or fragment ('?', '#'), got {url!r}: "
+            "endpoint paths are appended to it"
+        )
     if parsed.scheme == "http" and not (allow_insecure_http or _is_loopback(parsed.host)):
         raise InvalidRequestError(
             f"refusing plain http to {parsed.host}: the API key would travel unencrypted; "

@@ -6,12 +6,14 @@ construction so a mistake surfaces where it was made, not on the first send.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
+
+from ._checks import a_number, callable_or_none, whole
+from ._exceptions import InvalidRequestError
 
 if TYPE_CHECKING:
     from ._retry import RetryDetails
@@ -53,16 +55,12 @@ class RateLimit:
     reserve: float = 0.02
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_rate, bool) or not isinstance(self.max_rate, int):
-            raise TypeError(f"max_rate must be an int, got {self.max_rate!r}")
-        if self.max_rate < 1:
-            raise ValueError(f"max_rate must be >= 1, got {self.max_rate}")
-        if not (math.isfinite(self.time_period) and self.time_period > 0):
-            raise ValueError(f"time_period must be a positive number, got {self.time_period}")
-        if not 0 <= self.margin < 0.5:
-            raise ValueError(f"margin must be in [0, 0.5), got {self.margin}")
-        if not 0 <= self.reserve < 1:
-            raise ValueError(f"reserve must be a share in [0, 1), got {self.reserve}")
+        whole("max_rate", self.max_rate, minimum=1)
+        a_number("time_period", self.time_period, positive=True)
+        if not 0 <= a_number("margin", self.margin, what="a share") < 0.5:
+            raise InvalidRequestError(f"margin must be in [0, 0.5), got {self.margin}")
+        if not 0 <= a_number("reserve", self.reserve, what="a share") < 1:
+            raise InvalidRequestError(f"reserve must be a share in [0, 1), got {self.reserve}")
 
     @property
     def reserved(self) -> int:
@@ -87,9 +85,10 @@ class RateLimit:
         """Read ``"100/60"`` (requests per seconds), as the CLI and emulator accept it."""
         try:
             rate, _, period = spec.partition("/")
-            return cls(max_rate=int(rate), time_period=float(period or 60.0))
-        except ValueError as exc:
-            raise ValueError(f"rate limit must look like '100/60', got {spec!r}") from exc
+            max_rate, time_period = int(rate), float(period or 60.0)
+        except (ValueError, AttributeError):
+            raise InvalidRequestError(f"rate limit must look like '100/60', got {spec!r}") from None
+        return cls(max_rate=max_rate, time_period=time_period)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,36 +117,32 @@ class RetryPolicy:
     on_retry: Callable[[RetryDetails], object] | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
-            raise TypeError(f"attempts must be an int, got {self.attempts!r}")
-        if self.attempts < 1:
-            raise ValueError(f"attempts must be >= 1, got {self.attempts}")
+        whole("attempts", self.attempts, minimum=1)
         for name in ("wait_initial", "wait_max", "wait_jitter", "max_retry_after"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+            a_number(name, getattr(self, name))
         if self.wait_max < self.wait_initial:
-            raise ValueError(
+            raise InvalidRequestError(
                 f"wait_max ({self.wait_max}) must be >= wait_initial ({self.wait_initial})"
             )
+        callable_or_none("on_retry", self.on_retry)
 
 
 def to_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
     """Normalise the ``timeout=`` shorthand; refuse any part that would wait forever."""
-    if value is None or isinstance(value, bool):
-        raise ValueError(
-            f"timeout must be seconds or an httpx.Timeout, got {value!r}: "
+    if not isinstance(value, httpx.Timeout):
+        return httpx.Timeout(_seconds("timeout", value))
+    for part in ("connect", "read", "write", "pool"):
+        _seconds(f"timeout.{part}", getattr(value, part))
+    return value
+
+
+def _seconds(name: str, value: object) -> float:
+    if value is None:
+        raise InvalidRequestError(
+            f"{name} must be a positive number of seconds, got None: "
             "an SMS client must never wait forever"
         )
-    timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(float(value))
-    for part in ("connect", "read", "write", "pool"):
-        seconds = getattr(timeout, part)
-        if seconds is None or not (math.isfinite(seconds) and seconds > 0):
-            raise ValueError(
-                f"timeout.{part} must be a positive number of seconds, got {seconds!r}: "
-                "an SMS client must never wait forever"
-            )
-    return timeout
+    return a_number(name, value, positive=True)
 
 
 def attempt_deadline(timeout: httpx.Timeout) -> float:
@@ -164,11 +159,7 @@ def attempt_deadline(timeout: httpx.Timeout) -> float:
 
 def check_max_answer_bytes(value: int) -> int:
     """``max_answer_bytes``, if it is an int of at least 1 KiB."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"max_answer_bytes must be an int, got {value!r}")
-    if value < 1024:
-        raise ValueError(f"max_answer_bytes must be >= 1024, got {value}")
-    return value
+    return whole("max_answer_bytes", value, minimum=1024)
 
 
 DEFAULT_BASE_URL = "https://texin.hotspotbillingsystem.co.ke/api/"

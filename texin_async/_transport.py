@@ -77,6 +77,11 @@ class RawResponse:
     #: empty); 0 when it was read whole.
     too_large: int = 0
 
+    def __repr__(self) -> str:
+        # Neither the body nor the headers: a server may echo the request (the key in it),
+        # and a traceback that captures locals shows this repr.
+        return f"<RawResponse {self.status} {len(self.content)} bytes>"
+
 
 class Transport(Protocol):
     """Sends one request on a shared pool; raises only our transport errors."""
@@ -114,7 +119,8 @@ def open_transport(
     Raises:
         InvalidRequestError: ``http_client`` or an httpx ``transport`` would skip TLS
             verification, or send a plain-http ``base_url`` (with the key) to a proxy.
-        ValueError: ``choice`` is a string other than ``"aiohttp"``.
+            Or ``choice`` is a string other than ``"aiohttp"``, or ``verify`` a CA bundle
+            path that cannot be loaded.
         ImportError: ``"aiohttp"`` without the ``aiohttp`` extra installed.
     """
     check_trust(choice, http_client, base_url)
@@ -122,7 +128,9 @@ def open_transport(
         return HttpxTransport(http_client, timeout=timeout, cap=max_answer_bytes, owned=False)
     if isinstance(choice, str):
         if choice != "aiohttp":
-            raise ValueError(f"transport must be an httpx transport or 'aiohttp', got {choice!r}")
+            raise InvalidRequestError(
+                f"transport must be an httpx transport or 'aiohttp', got {choice!r}"
+            )
         return AiohttpTransport(
             verify=verify, timeout=timeout, max_connections=max_connections, cap=max_answer_bytes
         )
@@ -159,7 +167,12 @@ def ssl_context(verify: ssl.SSLContext | str | None) -> ssl.SSLContext:
         InvalidRequestError: The context given does not verify certificates and host names.
     """
     if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:  # missing, unreadable, not PEM
+            raise InvalidRequestError(
+                f"verify= could not load the CA bundle {verify!r} ({exc.strerror or exc})"
+            ) from None
     if verify is None:
         return httpx.create_ssl_context()
     if not _verifies(verify):

@@ -21,6 +21,7 @@ import texin_async._batch._run
 from texin_async import (
     BatchProgress,
     InsufficientBalanceError,
+    InvalidRequestError,
     Message,
     Outcome,
     OutcomeStatus,
@@ -548,8 +549,10 @@ async def test_outcomes_are_frozen() -> None:
 
 
 async def test_a_single_string_is_refused_as_items(client: TexinClient) -> None:
-    """A lone number or Message where a batch belongs is a TypeError that points to send_sms."""
-    with pytest.raises(TypeError, match="use send_sms"):
+    """A lone number, pair or Message where a batch belongs is refused, pointing to send_sms."""
+    with pytest.raises(InvalidRequestError, match="use send_sms"):
         await client.send_batch("0712345678")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="not a single Message"):
+    with pytest.raises(InvalidRequestError, match="not a single tuple"):
+        await client.send_batch(("0712345678", "x"))  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match="not a single Message"):
         await client.send_batch(Message("0712345678", "x"))  # type: ignore[arg-type]

@@ -220,6 +220,25 @@ def test_plain_http_names_the_cli_option(texin: Texin, monkeypatch: pytest.Monke
     assert "allow_insecure_http=True" not in run.error()
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [
+        ("--base-url", "http://127.0.0.1:9/api/?v=2", "must not have a query or fragment"),
+        ("--base-url", "http://[::1/api/", "base_url is not a valid URL"),
+        ("--rate-limit", "fast", "rate limit must look like '100/60'"),
+        ("--rate-limit", "0/60", "max_rate must be >= 1"),
+    ],
+)
+def test_a_bad_global_option_is_one_line_and_exit_2(
+    texin: Texin, texin_emulator: TexinEmulator, option: str, value: str, named: str
+) -> None:
+    """Arguments the client refuses come out as its one-line error, before any request."""
+    run = texin(option, value, "send", "0712345678", "Hi")
+    assert run.code == 2
+    assert named in run.error()
+    assert texin_emulator.requests() == {}
+
+
 @pytest.mark.usefixtures("no_retries")
 def test_allow_insecure_http_lifts_the_refusal(
     texin: Texin, monkeypatch: pytest.MonkeyPatch

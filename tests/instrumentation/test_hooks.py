@@ -18,6 +18,7 @@ from mock_api import SENT, HookLimiter, client_for, json_answer
 from mock_api import Recorder as Answers
 
 from texin_async import (
+    InvalidRequestError,
     OutcomeUnknownError,
     Priority,
     RetryDetails,
@@ -306,7 +307,7 @@ async def test_process_wide_hooks_are_told_before_a_clients_own() -> None:
 @pytest.mark.parametrize("hooks", [[42], "not callable", [print, None]])
 def test_a_hook_that_is_not_callable_is_refused_at_construction(hooks: Sequence[Any]) -> None:
     """hooks= takes callables only, and says how to pass them."""
-    with pytest.raises(TypeError, match="a hook must be a callable"):
+    with pytest.raises(InvalidRequestError, match="a hook must be a callable"):
         TexinClient("k", base_url="http://127.0.0.1/api/", hooks=hooks)
 
 

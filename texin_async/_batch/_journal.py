@@ -182,10 +182,14 @@ class Journal:
         """Open (or create) the journal at ``path``; None if read-only and it does not exist.
 
         Raises:
-            JournalError: Another batch holds it, or the file is not a batch journal.
+            JournalError: Another batch holds it, the file is not a batch journal, or the
+                path cannot hold one (a folder, a folder that does not exist).
         """
         name = os.fspath(path)
-        connection = await anyio.to_thread.run_sync(_connect, name, writable)
+        try:
+            connection = await anyio.to_thread.run_sync(_connect, name, writable)
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalError(f"journal {name} cannot be opened ({exc})") from exc
         if connection is None:
             return None
         journal = cls(connection, name, writable=writable)
@@ -215,8 +219,9 @@ class Journal:
     async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
         try:
             return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
-        except (sqlite3.Error, OSError) as exc:
-            raise JournalError(f"journal {self.path}: {exc}") from exc
+        # A damaged file shows as any of these (a flipped bit in a text is a UnicodeError).
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            raise JournalError(f"journal {self.path} cannot be read ({exc})") from exc
 
     def __repr__(self) -> str:
         return f"<Journal {self.path!r} last_index={self.last_index}>"
@@ -274,9 +279,14 @@ def mismatch(path: str | os.PathLike[str] | None, index: int) -> JournalMismatch
 def _connect(path: str, writable: bool) -> sqlite3.Connection | None:
     """Open the file, take the exclusive lock (when writable), check that it is a journal,
     and fold into it any write-ahead log a crash left beside it."""
+    if os.path.isdir(path):
+        raise JournalError(f"journal {path} is a folder: give the path of a file in it")
     if not os.path.exists(path):
         if not writable:
             return None
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise JournalError(f"journal {path}: its folder {folder} does not exist")
     elif os.path.isfile(path) and os.path.getsize(path) == 0:
         # SQLite would take it for a new database, and delete a -wal file beside it.
         raise JournalError(_EMPTY.format(path=path))

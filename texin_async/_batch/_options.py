@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from .._checks import callable_or_none, must_be, whole
 from .._exceptions import InvalidRequestError
 from .._lane import Priority
 from .._units import COST_PER_UNIT
+from ._progress import BatchProgress
 
 if TYPE_CHECKING:
     from ._outcome import Outcome
-    from ._progress import BatchProgress
 
 __all__ = ["BatchOptions"]
 
@@ -38,17 +39,21 @@ class BatchOptions:
     priority: Priority = Priority.BULK
 
     def __post_init__(self) -> None:
-        for name in ("chunk_size", "max_in_flight"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidRequestError(f"{name} must be an int >= 1, got {value!r}")
-        if self.lookahead is not None and self.lookahead < self.chunk_size:
+        whole("chunk_size", self.chunk_size, minimum=1)
+        whole("max_in_flight", self.max_in_flight, minimum=1)
+        if self.lookahead is not None:
+            whole("lookahead", self.lookahead, minimum=self.chunk_size)  # groups what it read
+        if self.journal is not None:
+            must_be("journal", self.journal, str | os.PathLike, "a file path or None")
+        callable_or_none("on_outcome", self.on_outcome)
+        if self.progress is not None:
+            must_be("progress", self.progress, BatchProgress, "a BatchProgress or None")
+        must_be("cost_per_unit", self.cost_per_unit, Decimal, "a Decimal")
+        if not (self.cost_per_unit.is_finite() and self.cost_per_unit >= 0):
             raise InvalidRequestError(
-                f"lookahead ({self.lookahead}) must be >= chunk_size ({self.chunk_size}): "
-                "a bulk request can only group items the batch has read"
+                f"cost_per_unit must be a finite amount >= 0, got {self.cost_per_unit}"
             )
-        if not isinstance(self.priority, Priority):
-            raise InvalidRequestError(f"priority must be a Priority, got {self.priority!r}")
+        must_be("priority", self.priority, Priority, "a Priority")
         if self.dry_run and self.check_balance:
             raise InvalidRequestError(
                 "dry_run makes no HTTP request, so it cannot check the balance: run the dry "

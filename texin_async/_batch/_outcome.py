@@ -184,7 +184,10 @@ def _by_number(answer: dict[str, Any]) -> dict[str, Any]:
 
 def local_error(message: Message) -> str | None:
     """Why the API would refuse ``message`` before sending, or None (number checked apart)."""
-    if not isinstance(message.text, str) or not message.text.strip():
+    text: object = message.text  # typed str, but a batch's input is whatever the caller has
+    if not isinstance(text, str):
+        return f"the text must be a string, not {type(text).__name__}"
+    if not text.strip():
         return "the text is empty"
     sender = message.sender_id
     if sender is not None and (not isinstance(sender, str) or not sender.strip()):

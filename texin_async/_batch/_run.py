@@ -4,12 +4,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+)
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._exceptions import InvalidRequestError
 from ..instrumentation._watch import run_batch
 from ._engine import Engine
 from ._input import BatchItems, Message
@@ -24,11 +32,20 @@ __all__ = ["iter_batch", "send_batch"]
 
 
 def _check_items(items: object) -> None:
-    """Refuse a lone message where a batch of them belongs, before anything runs."""
-    if isinstance(items, str | bytes | Message):
-        raise TypeError(
-            f"items must be an iterable of Message or (recipient, text) pairs, not a single "
+    """Refuse a lone message where a batch of them belongs, or anything that is not an
+    iterable at all, before anything runs."""
+    lone = isinstance(items, str | bytes | Message) or (
+        isinstance(items, tuple) and len(items) == 2 and all(isinstance(i, str) for i in items)
+    )
+    if lone:
+        raise InvalidRequestError(
+            "items must be an iterable of Message or (recipient, text) pairs, not a single "
             f"{type(items).__name__}; for one message use send_sms"
+        )
+    if not isinstance(items, Iterable | AsyncIterable):
+        raise InvalidRequestError(
+            "items must be an iterable (or async iterable) of Message or (recipient, text) "
+            f"pairs, got {type(items).__name__}"
         )
 
 

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._exceptions import InvalidRequestError
 from .._logs import fields, logger
 from .._retry import RetryDetails
 from ._events import Event, Hook
@@ -52,7 +53,7 @@ def set_hooks(hooks: Hook | Iterable[Hook] | None) -> None:
     client's own ``hooks=``. ``None`` or ``[]`` removes them all.
 
     Raises:
-        TypeError: A hook is not callable.
+        InvalidRequestError: A hook is not callable.
     """
     global _process
     checked = as_hooks(hooks)
@@ -64,7 +65,7 @@ def add_hook(hook: Hook) -> None:
     """Add one process-wide hook after those registered already.
 
     Raises:
-        TypeError: ``hook`` is not callable.
+        InvalidRequestError: ``hook`` is not callable.
     """
     global _process
     (checked,) = as_hooks([hook])
@@ -81,11 +82,11 @@ def as_hooks(hooks: Hook | Iterable[Hook] | None) -> tuple[Hook, ...]:
     """``hooks=`` normalised: one hook or several (or None), as a tuple of callables."""
     if hooks is None:
         return ()
-    found = (hooks,) if callable(hooks) else tuple(hooks)
+    found = (hooks,) if callable(hooks) or not isinstance(hooks, Iterable) else tuple(hooks)
     for hook in found:
         if not callable(hook):
-            raise TypeError(
-                f"a hook must be a callable taking one event, got {hook!r}; "
+            raise InvalidRequestError(
+                f"a hook must be a callable taking one event, got {type(hook).__name__}; "
                 "pass hooks=my_hook or hooks=[hook, ...]"
             )
     return found
