@@ -35,9 +35,10 @@ def worker(*args: str) -> dict[str, Any]:
         [sys.executable, "-m", "benchmarks._keys_worker", *args],
         capture_output=True,
         text=True,
-        check=True,
         timeout=900,
     )
+    if out.returncode:
+        raise SystemExit(f"bench_keys: worker {args[0]} failed:\n{out.stderr[-3000:]}")
     figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return figures
 
