@@ -75,14 +75,21 @@ def build(**kwargs: Any) -> TexinClient:
         ({"verify": False}, "TLS verification cannot be turned off"),
         ({"transport": "curl"}, "transport must be an httpx transport or 'aiohttp'"),
         ({"max_answer_bytes": "4MiB"}, "max_answer_bytes must be a whole number"),
+        ({"allow_insecure_http": "no"}, "allow_insecure_http must be True or False, got str"),
+        ({"timeout": 10**400}, "timeout must be a finite number > 0"),
+        ({"base_url": "https://xn--a.com/api/"}, "base_url is not a valid URL"),
+        ({"base_url": "http://127.0.0.1/\ud800/"}, "base_url is not a valid URL"),
     ],
 )
-def test_a_bad_constructor_argument_is_named(kwargs: dict[str, Any], named: str) -> None:
-    """Each refused at construction with an InvalidRequestError that says what is wrong."""
-    kwargs.setdefault("base_url", LOOPBACK)
-    kwargs.setdefault("transport", httpx.MockTransport(Recorder()))
+@pytest.mark.parametrize("cls", [TexinClient, SyncTexinClient])
+def test_a_bad_constructor_argument_is_named(
+    kwargs: dict[str, Any], named: str, cls: type[TexinClient | SyncTexinClient]
+) -> None:
+    """Each refused at construction with an InvalidRequestError that says what is wrong,
+    by the async client and the sync one alike."""
+    kwargs = {"base_url": LOOPBACK, "transport": httpx.MockTransport(Recorder()), **kwargs}
     with pytest.raises(InvalidRequestError) as caught:
-        TexinClient(CANARY, **kwargs)
+        cls(CANARY, **kwargs)
     assert named in str(caught.value)
     assert CANARY not in str(caught.value)
 
@@ -115,6 +122,11 @@ def test_a_ca_bundle_that_is_not_pem_is_refused(tmp_path: Path) -> None:
         (lambda: RetryPolicy(attempts=0), "attempts must be >= 1"),
         (lambda: RetryPolicy(on_retry=5), "on_retry must be a callable or None"),  # type: ignore[arg-type]
         (lambda: RateLimit.parse(None), "rate limit must look like '100/60'"),  # type: ignore[arg-type]
+        (lambda: RateLimit(time_period=10**400), "time_period must be a finite number > 0"),
+        (
+            lambda: RetryPolicy(retry_ambiguous_sends="no"),  # type: ignore[arg-type]
+            "retry_ambiguous_sends must be True or False",
+        ),
     ],
 )
 def test_a_bad_setting_is_named(make: Callable[[], object], named: str) -> None:
@@ -122,11 +134,6 @@ def test_a_bad_setting_is_named(make: Callable[[], object], named: str) -> None:
     with pytest.raises(InvalidRequestError) as caught:
         make()
     assert named in str(caught.value)
-
-
-def test_the_sync_client_refuses_the_same_arguments() -> None:
-    with pytest.raises(InvalidRequestError, match="retry must be a RetryPolicy"):
-        SyncTexinClient(CANARY, base_url=LOOPBACK, retry=None)  # type: ignore[arg-type]
 
 
 # -- methods ---------------------------------------------------------------------------------
@@ -150,21 +157,25 @@ Call = Callable[[TexinClient], Coroutine[Any, Any, object]]
         (lambda c: c.send_batch(5), "items must be an iterable"),
         (lambda c: c.send_batch(None), "items must be an iterable"),
         (lambda c: c.send_batch([], chunk_size="100"), "chunk_size must be a whole number"),
-        (lambda c: c.send_batch([], lookahead=5, chunk_size=10), "lookahead must be >= 10"),
+        (lambda c: c.send_batch([], lookahead=5, chunk_size=10), "only group items the batch has"),
         (lambda c: c.send_batch([], journal=5), "journal must be a file path or None, got int"),
         (lambda c: c.send_batch([], on_outcome="print"), "on_outcome must be a callable"),
         (lambda c: c.send_batch([], progress=object()), "progress must be a BatchProgress"),
         (lambda c: c.send_batch([], cost_per_unit=0.3), "cost_per_unit must be a Decimal"),
         (lambda c: c.send_batch([], cost_per_unit=Decimal("NaN")), "cost_per_unit must be a"),
         (lambda c: c.send_batch([], priority="bulk"), "priority must be a Priority"),
+        (lambda c: c.send_batch([], resend_unknown="no"), "resend_unknown must be True or False"),
+        (lambda c: c.send_batch([], retry_failed=1), "retry_failed must be True or False"),
+        (lambda c: c.send_batch([], journal="job\0.sqlite"), "cannot be opened"),
     ],
 )
 async def test_a_bad_method_argument_is_named_and_nothing_is_sent(call: Call, named: str) -> None:
     recorder = Recorder(json_answer(200, SENT))
     async with client_for(recorder) as client:
-        with pytest.raises(InvalidRequestError) as caught:
+        with pytest.raises(TexinError) as caught:
             await call(client)
     assert named in str(caught.value)
+    assert isinstance(caught.value, InvalidRequestError | JournalError)
     assert recorder.requests == []
 
 
@@ -266,12 +277,30 @@ ODD: list[object] = [
     Message("0712345678", "hi"),
     ["0712345678", 5],
     [("0712345678", "hi"), ("x", None)],
+    10**400,
+    -(10**400),
+    "no",
+    "0",
+    "\x00",
+    "https://xn--a.com/api/",
 ]
 odd = st.sampled_from(ODD)
 
 CONSTRUCTOR = {
-    "base_url": st.sampled_from(
-        [LOOPBACK, "https://texin.example/api", "http://[::1", "http://127.0.0.1/?a", 5]
+    "base_url": st.one_of(
+        odd,
+        st.sampled_from(
+            [
+                LOOPBACK,
+                "https://texin.example/api",
+                "http://[::1",
+                "http://127.0.0.1/?a",
+                "https://xn--a.com/api/",
+                "http://127.0.0.1/\ud800/",
+                "http://user:pw@127.0.0.1:99999/",
+            ]
+        ),
+        st.text(max_size=30),
     ),
     "sender_id": odd,
     "rate_limit": odd,
@@ -354,8 +383,12 @@ def method_calls() -> st.SearchStrategy[tuple[str, tuple[object, ...], dict[str,
             st.just(()),
             st.fixed_dictionaries({}, optional={"priority": priority}),
         ),
-        st.tuples(st.just("for_key"), st.tuples(odd), st.just({})),
-        st.tuples(st.just("send_batch"), st.tuples(odd), batch_options),
+        st.tuples(
+            st.just("for_key"),
+            st.tuples(st.one_of(odd, st.just("acct-key-000001"))),
+            st.fixed_dictionaries({}, optional={"sender_id": odd}),
+        ),
+        st.tuples(st.sampled_from(["send_batch", "iter_batch"]), st.tuples(odd), batch_options),
     )
 
 
@@ -375,6 +408,9 @@ def test_any_method_arguments_give_a_result_or_a_texin_error_and_send_nothing(
             result = method(*args, **kwargs)
             if asyncio.iscoroutine(result):
                 await result
+            elif name == "iter_batch":
+                async for _ in result:
+                    pass
 
     error = escapes(invoke)
     assert error is None or isinstance(error, TexinError), repr(error)

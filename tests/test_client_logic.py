@@ -25,6 +25,7 @@ from texin_async import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientStateError,
     InvalidRequestError,
     JournalError,
     LimiterUnavailableError,
@@ -594,7 +595,7 @@ async def test_the_slot_learns_how_its_request_ended() -> None:
 
 
 def test_a_client_used_in_a_second_event_loop_refuses_before_sending() -> None:
-    """A client reused in a second asyncio.run(): a clear InvalidRequestError, nothing sent,
+    """A client reused in a second asyncio.run(): a clear ClientStateError, nothing sent,
     instead of a bare RuntimeError after the server processed the SMS."""
     recorder = Recorder(json_answer(200, SENT))
     client = client_for(recorder)
@@ -603,7 +604,7 @@ def test_a_client_used_in_a_second_event_loop_refuses_before_sending() -> None:
         await client.send_sms("0712345678", "hi")
 
     asyncio.run(send())
-    with pytest.raises(InvalidRequestError, match=r"asyncio\.run") as caught:
+    with pytest.raises(ClientStateError, match=r"asyncio\.run") as caught:
         asyncio.run(send())
     assert not caught.value.maybe_sent
     assert len(recorder.requests) == 1

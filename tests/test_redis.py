@@ -617,13 +617,15 @@ async def test_a_waiting_code_goes_before_a_campaign_of_another_process(
 ) -> None:
     """With the window full, an interactive waiter in one process gets the next slot before
     the bulk waiters of another: they yield while it waits."""
-    # A window long enough that both wait even if a loaded machine stalls the test for a
-    # second, and neither is promoted by the starvation guard (two lifetimes).
-    limit = RateLimit(max_rate=2, time_period=2.0, margin=0.0, reserve=0)
+    # The window's two slots taken 0.4 s apart, so that it frees one slot at a time (two
+    # freed at once would serve both waiters, in either order); long enough that both wait,
+    # and neither is promoted by the starvation guard (two lifetimes).
+    limit = RateLimit(max_rate=2, time_period=1.0, margin=0.0, reserve=0)
     campaign, web = make(redis_url, rate_limit=limit), make(redis_url, rate_limit=limit)
-    for _ in range(2):
+    for pause in (0.4, 0.0):
         await acquire(campaign, KEY_ID, Priority.BULK)
         await release(campaign, KEY_ID)
+        await anyio.sleep(pause)
     order: list[str] = []
 
     async def one(limiter: RedisRateLimiter, name: str, priority: Priority) -> None:

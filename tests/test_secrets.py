@@ -11,7 +11,8 @@ import asyncio
 import json
 import socket
 import traceback
-from collections.abc import AsyncIterator, Iterator
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -182,8 +183,20 @@ async def test_a_failing_limiter_or_journal_does_not_show_the_key() -> None:
 BALANCE = b'{"success": true, "sms_balance": "500.00", "sms_cost_per_unit": "0.30"}'
 
 
+def quoting(template: str, body: str) -> str:
+    """``template`` quoting the request ``body``: ``{body}`` as a JSON string's content
+    (PHP's json_encode, slashes escaped), ``{ubody}`` every character a ``\\u`` escape,
+    ``{qbody}`` percent-encoded as in a URL."""
+    return (
+        template.replace("{body}", json.dumps(body)[1:-1].replace("/", "\\/"))
+        .replace("{ubody}", "".join(f"\\u{ord(c):04x}" for c in body))
+        .replace("{qbody}", urllib.parse.quote(body, safe=""))
+    )
+
+
 def echoing(template: str, *headers: str) -> tuple[Script, list[HostileServer]]:
-    """A script answering ``template`` with ``{body}`` replaced by the request's body."""
+    """A script answering ``template`` (status line, newline, body) and ``headers``, each
+    quoting the request's body (see :func:`quoting`)."""
     holder: list[HostileServer] = []
 
     async def script(writer: asyncio.StreamWriter) -> None:
@@ -192,9 +205,9 @@ def echoing(template: str, *headers: str) -> tuple[Script, list[HostileServer]]:
             writer.write(answer("200 OK", BALANCE, JSON))
             return
         body = request.partition(b"\r\n\r\n")[2].decode()
-        text = template.replace("{body}", body.replace('"', "'")).encode()
-        status, _, rest = text.partition(b"\n")
-        writer.write(answer(status.decode(), rest, *headers))
+        status, _, rest = quoting(template, body).partition("\n")
+        shown = (quoting(header, body) for header in headers)
+        writer.write(answer(status, rest.encode(), *shown))
         await writer.drain()
 
     return script, holder
@@ -215,7 +228,14 @@ ECHOES = {
     "502 html": ("502 Bad Gateway\n<html><pre>{body}</pre></html>", "Content-Type: text/html"),
     "200 text": ("200 OK\nreceived {body}", "Content-Type: text/plain"),
     "429 json": ('429 Too Many Requests\n{"success": false, "message": "{body}"}', JSON),
-    "302": ("302 Found\n", "Location: http://127.0.0.1/login?next=sk_live_7Qz-CANARY-key-4d1e"),
+    "500 json, escaped": (
+        '500 Internal Server Error\n{"success": false, "message": "{ubody}"}',
+        JSON,
+    ),
+    "302": ("302 Found\n", "Location: http://127.0.0.1/login?next={qbody}"),
+    "header": ("503 Service Unavailable\n", "X-Request: {qbody}", "Content-Type: text/plain"),
+    # No colon: the HTTP parser fails, and its error quotes the line it choked on.
+    "malformed header": ("200 OK\n{}", "X-Echo {body}", JSON),
 }
 
 
@@ -286,3 +306,50 @@ def test_the_cli_prints_no_echoed_key_even_with_debug(
     assert "Internal Server Error" in err or "500" in err + out  # the error was shown...
     assert CANARY not in out + err  # ...without the key
     assert CANARY.encode() not in (tmp_path / "j.sqlite").read_bytes()
+
+
+# -- cancellation and failed constructions ---------------------------------------------------
+
+
+async def test_a_cancelled_call_leaves_no_key_in_any_frame(backend: TransportChoice) -> None:
+    """A caller's timeout cancels the request inside httpx or aiohttp, whose frames held
+    the body: the error the caller gets, chained to the cancellation, shows no key."""
+    async with (
+        hostile_server(whole(b"", then="hold")) as server,
+        TexinClient(CANARY, base_url=server.url, transport=backend, retry=ONCE) as client,
+    ):
+        with pytest.raises(TimeoutError) as caught:
+            await asyncio.wait_for(client.send_sms("0712345678", "hi"), 0.2)
+    assert leaks(caught.value) == []
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: TexinClient(CANARY, base_url="ftp://127.0.0.1/api/"),
+        lambda: TexinClient(CANARY + "\ud800", base_url="http://127.0.0.1/api/"),
+        lambda: TexinClient(CANARY.encode(), base_url="http://127.0.0.1/api/"),  # type: ignore[arg-type]
+        lambda: SyncTexinClient(CANARY, base_url="ftp://127.0.0.1/api/"),
+        lambda: SyncTexinClient(CANARY, base_url="http://127.0.0.1/api/", retry=None),  # type: ignore[arg-type]
+        lambda: TexinClient("other-key-123", base_url="http://127.0.0.1/api/").for_key(
+            CANARY, sender_id=""
+        ),
+        lambda: SyncTexinClient("other-key-123", base_url="http://127.0.0.1/api/").for_key(
+            CANARY, sender_id=""
+        ),
+    ],
+    ids=[
+        "bad url",
+        "surrogate key",
+        "bytes key",
+        "sync bad url",
+        "sync bad retry",
+        "view",
+        "sync view",
+    ],
+)
+def test_a_failed_construction_leaves_no_key_in_any_frame(make: Callable[[], object]) -> None:
+    """The key given to a constructor that refuses another argument is in no local."""
+    with pytest.raises(TexinError) as caught:
+        make()
+    assert leaks(caught.value) == []

@@ -15,7 +15,7 @@ from typing import Any
 
 from ._exceptions import InvalidRequestError
 
-__all__ = ["a_number", "callable_or_none", "must_be", "text", "whole"]
+__all__ = ["a_number", "callable_or_none", "flag", "must_be", "text", "whole"]
 
 
 def whole(name: str, value: object, *, minimum: int) -> int:
@@ -33,11 +33,21 @@ def a_number(
     """``value`` as a float if it is a finite real number >= 0 (> 0 when ``positive``)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRequestError(f"{name} must be {what}, got {_shown(value)}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int past float's range
+        number = math.inf
     if not math.isfinite(number) or number < 0 or (positive and number == 0):
         bound = "> 0" if positive else ">= 0"
         raise InvalidRequestError(f"{name} must be a finite number {bound}, got {value!r}")
     return number
+
+
+def flag(name: str, value: object) -> bool:
+    """``value`` if it is True or False: a truthy ``"no"`` must not switch a safety off."""
+    if not isinstance(value, bool):
+        raise InvalidRequestError(f"{name} must be True or False, got {_shown(value)}")
+    return value
 
 
 def text(name: str, value: object) -> str:

@@ -23,7 +23,7 @@ import msgspec
 from ._batch import BatchItems, BatchOptions, BatchProgress, BatchReport, Outcome
 from ._batch import iter_batch as _iter_batch
 from ._batch import send_batch as _send_batch
-from ._checks import must_be, text, whole
+from ._checks import flag, must_be, text, whole
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_ANSWER_BYTES,
@@ -46,6 +46,7 @@ from ._endpoints import (
     Endpoint,
 )
 from ._exceptions import (
+    ClientStateError,
     InvalidRequestError,
     LimiterUnavailableError,
     RateLimitError,
@@ -65,7 +66,7 @@ from ._phone import normalize_recipient
 from ._ratelimit import LocalRateLimiter, Priority, RateLimiter, claim
 from ._response import read_response
 from ._retry import Retries
-from ._secret import RequestBody, Secret
+from ._secret import RequestBody, secret_key
 from ._transport import TransportChoice, open_transport
 from ._units import COST_PER_UNIT, lone_surrogate
 from .instrumentation._hooks import client_hooks
@@ -166,12 +167,13 @@ class TexinClient:
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         hooks: Hook | Iterable[Hook] | None = None,
     ) -> None:
-        # The key is held redacted from here on, and no local of a failed construction
-        # shows it to a traceback that captures locals.
-        given = api_key if api_key is not None else os.environ.get("TEXIN_API_KEY")
-        self._key = Secret(_checked_key(given))
-        del api_key, given
-        self._key_id = key_id_of(self._key.value)
+        # The key is held redacted from here on: no frame of a traceback shows it.
+        key = secret_key(api_key if api_key is not None else os.environ.get("TEXIN_API_KEY"))
+        del api_key
+        if isinstance(key, str):
+            raise InvalidRequestError(key)
+        self._key = key
+        self._key_id = key_id_of(key.value)
         _check_transport_arguments(http_client, transport, verify, max_connections)
         self._parent: TexinClient | None = None
         self._views: weakref.WeakSet[TexinClient] = weakref.WeakSet()
@@ -179,7 +181,7 @@ class TexinClient:
         self._home: list[weakref.ref[asyncio.AbstractEventLoop]] = []
         self._base_url = _checked_base_url(
             base_url or os.environ.get("TEXIN_BASE_URL") or DEFAULT_BASE_URL,
-            allow_insecure_http=allow_insecure_http,
+            allow_insecure_http=flag("allow_insecure_http", allow_insecure_http),
         )
         self._sender_id = None if sender_id is None else _checked_sender(sender_id)
         must_be("retry", retry, RetryPolicy, "a RetryPolicy")
@@ -240,7 +242,7 @@ class TexinClient:
         )
 
     async def __aenter__(self) -> TexinClient:
-        self._check_open()
+        self._check_usable()
         return self
 
     async def __aexit__(
@@ -263,7 +265,14 @@ class TexinClient:
         for view in list(self._views):
             view._state = ClientState.CLOSED
             view._unclaim()
-        await self._transport.aclose()
+        if not self._on_another_loop():
+            await self._transport.aclose()
+            return
+        # The pool belongs to another loop: closed there while it runs; a loop that has
+        # ended (a second asyncio.run) took its connections with it.
+        home = self._home[0]()
+        if home is not None and not home.is_closed():
+            asyncio.run_coroutine_threadsafe(self._transport.aclose(), home)
 
     def for_key(self, api_key: str, *, sender_id: str | None = None) -> TexinClient:
         """A client for another API key that shares this one's pool, TLS context and
@@ -285,16 +294,18 @@ class TexinClient:
                 for account in accounts:
                     await platform.for_key(account.key).send_sms(account.phone, "Paid, thanks")
         """
-        key = Secret(_checked_key(api_key))
+        key = secret_key(api_key)
         del api_key  # no frame shows it (tracebacks with locals)
-        self._check_open()
+        if isinstance(key, str):
+            raise InvalidRequestError(key)
+        self._check_usable()
         owner = self._parent or self
         view = TexinClient.__new__(TexinClient)
         view.__dict__.update(self.__dict__)  # the shared pool, limiter and settings
         view._key, view._key_id = key, key_id_of(key.value)
         view._parent, view._views = owner, weakref.WeakSet()
         if sender_id is not None:
-            view._sender_id = view._with_sender({}, sender_id)["sender_id"]
+            view._sender_id = _checked_sender(sender_id)
         view._unclaim = claim(view._key_id, view._limiter)
         weakref.finalize(view, view._unclaim)
         owner._views.add(view)
@@ -386,8 +397,7 @@ class TexinClient:
         With no hook (the usual case) that costs one check; with some, a ``CallWatch``
         tells them of the call and of each attempt, and holds their spans open around them.
         """
-        self._check_open()
-        self._check_loop()
+        self._check_usable()
         must_be("priority", priority, Priority, "a Priority")
         watch = watch_call(self, endpoint, payload, priority)  # None: no hook registered
         if watch is None:
@@ -413,7 +423,7 @@ class TexinClient:
         """
         url = self._base_url + endpoint.path
         # Built here and held redacted: no frame of a traceback shows the key in it.
-        body = None if payload is None else RequestBody(self._encode(payload))
+        body = None if payload is None else RequestBody(self._encode(payload), self._key)
         called = time.monotonic()
         retries: Retries | None = None
         attempt = 0
@@ -491,32 +501,35 @@ class TexinClient:
         return self._with_sender(payload, sender_id)
 
     def _with_sender(self, payload: dict[str, Any], sender_id: str | None) -> dict[str, Any]:
-        sender = sender_id if sender_id is not None else self._sender_id
-        if sender is not None:
-            payload["sender_id"] = _checked_sender(sender)
+        if sender_id is not None:
+            payload["sender_id"] = _checked_sender(sender_id)
+        elif self._sender_id is not None:  # checked at construction
+            payload["sender_id"] = self._sender_id
         return payload
 
-    def _check_loop(self) -> None:
-        """Refuse a request from another event loop than the pool's (a second
-        ``asyncio.run``): its connections cannot be used there, and nothing is sent."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not asyncio (trio): anyio's own checks apply
-            return
-        home = self._home
-        if not home:
-            home.append(weakref.ref(loop))
-        elif home[0]() is not loop:
-            raise InvalidRequestError(
+    def _check_usable(self) -> None:
+        """Refuse a request on a closed client, or from another event loop than its pool's
+        (a second ``asyncio.run``), whose connections cannot be used there."""
+        parent = self._parent
+        if self._state is ClientState.CLOSED or (parent and parent._state is ClientState.CLOSED):
+            raise ClientStateError("this TexinClient is closed; nothing was sent: create a new one")
+        if self._on_another_loop():
+            raise ClientStateError(
                 "this TexinClient's connections belong to the event loop of its first "
                 "request (a second asyncio.run()?), where they cannot be used; nothing was "
                 "sent: make the client inside the loop that uses it, or use SyncTexinClient"
             )
 
-    def _check_open(self) -> None:
-        parent = self._parent
-        if self._state is ClientState.CLOSED or (parent and parent._state is ClientState.CLOSED):
-            raise RuntimeError("this TexinClient is closed; create a new one")
+    def _on_another_loop(self) -> bool:
+        """Whether the running loop is not the pool's (the first to use it becomes its)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): anyio's own checks apply
+            return False
+        home = self._home
+        if not home:
+            home.append(weakref.ref(loop))
+        return home[0]() is not loop
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -695,17 +708,6 @@ def key_id_of(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _checked_key(key: object) -> str:
-    """The key, if it is a string that can be sent; the error never shows it."""
-    if not isinstance(key, str) or not key.strip():
-        raise InvalidRequestError(
-            f"no usable API key (got {type(key).__name__}): pass api_key= or set TEXIN_API_KEY"
-        )
-    if lone_surrogate(key):
-        raise InvalidRequestError("the API key holds a lone surrogate, which UTF-8 cannot encode")
-    return key
-
-
 def _checked(message: object) -> str:
     """The message, if it is a non-blank string; the API refuses empty messages."""
     return _encodable(text("message", message), "message")
@@ -755,18 +757,19 @@ def _checked_base_url(url: object, *, allow_insecure_http: bool) -> str:
     url = text("base_url", url)
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
+        host = parsed.host  # an IDNA name is checked only when read
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
         raise InvalidRequestError(f"base_url is not a valid URL ({exc}): {url!r}") from None
-    if parsed.scheme not in ("https", "http") or not parsed.host:
+    if parsed.scheme not in ("https", "http") or not host:
         raise InvalidRequestError(f"base_url must be an http(s) URL, got {url!r}")
     if "?" in url or "#" in url:
         raise InvalidRequestError(
             f"base_url must not have a query or fragment ('?', '#'), got {url!r}: "
             "endpoint paths are appended to it"
         )
-    if parsed.scheme == "http" and not (allow_insecure_http or _is_loopback(parsed.host)):
+    if parsed.scheme == "http" and not (allow_insecure_http or _is_loopback(host)):
         raise InvalidRequestError(
-            f"refusing plain http to {parsed.host}: the API key would travel unencrypted; "
+            f"refusing plain http to {host}: the API key would travel unencrypted; "
             "use https, or pass allow_insecure_http=True"
         )
     return url if url.endswith("/") else url + "/"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._checks import a_number, callable_or_none, whole
+from ._checks import a_number, callable_or_none, flag, whole
 from ._exceptions import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -124,6 +124,7 @@ class RetryPolicy:
             raise InvalidRequestError(
                 f"wait_max ({self.wait_max}) must be >= wait_initial ({self.wait_initial})"
             )
+        flag("retry_ambiguous_sends", self.retry_ambiguous_sends)
         callable_or_none("on_retry", self.on_retry)
 
 

@@ -34,13 +34,15 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import traceback
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
+
+if TYPE_CHECKING:
+    from ._secret import RequestBody
 
 __all__ = [
     "HTTPX_ERRORS",
@@ -50,6 +52,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientStateError",
     "Fate",
     "InsufficientBalanceError",
     "InvalidRequestError",
@@ -130,6 +133,12 @@ class TexinError(Exception):
 
 class InvalidRequestError(TexinError, ValueError):
     """The SDK refused the input before sending anything."""
+
+
+class ClientStateError(TexinError, RuntimeError):
+    """The client cannot send now: it is closed, or its connections belong to another event
+    loop (a second ``asyncio.run``). Nothing was sent; a batch stops on it, its items left
+    to send when re-run."""
 
 
 class APIConnectionError(TexinError):
@@ -327,22 +336,25 @@ _WORDING: dict[type[TexinError], str] = {
 
 @contextlib.contextmanager
 def map_transport_errors(
-    endpoint: str, table: Mapping[type[BaseException], type[TexinError]] = HTTPX_ERRORS
+    endpoint: str,
+    table: Mapping[type[BaseException], type[TexinError]] = HTTPX_ERRORS,
+    body: RequestBody | None = None,
 ) -> Iterator[None]:
     """Translate a transport's errors into ours at one boundary, keeping the cause chained.
 
     Only a failure to connect proves the request was not processed (``Fate.NOT_SENT``); a
     dropped connection or a timeout after sending is ``Fate.NO_ANSWER``. ``table`` maps the
-    transport's exception classes (httpx's by default) to ours; anything else passes.
+    transport's exception classes (httpx's by default) to ours; anything else passes. Every
+    error out of a request with a ``body``, cancellation included, is cleansed of the key
+    first (:meth:`Secret.cleanse`).
     """
     try:
         yield
-    except Exception as exc:
+    except BaseException as exc:
+        if body is not None:
+            body.secret.cleanse(exc)
         cls = next((table[c] for c in type(exc).__mro__ if c in table), None)
-        if cls is None:
+        if cls is None or not isinstance(exc, Exception):
             raise
-        # The transport's frames below us held the request body (the key) as locals: a
-        # traceback that captures locals, chained from ours, must not show them.
-        traceback.clear_frames(exc.__traceback__)
         message = _WORDING[cls].format(endpoint=endpoint, name=type(exc).__name__, exc=exc)
         raise cls(message, endpoint=endpoint) from exc

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -37,7 +36,7 @@ import anyio.lowlevel
 from ._config import RateLimit
 from ._exceptions import Fate, InvalidRequestError, TexinError
 from ._lane import Ending, Lane, Priority, sustained_seconds
-from ._logs import fields
+from ._logs import fields, logger
 
 __all__ = [
     "LocalRateLimiter",
@@ -49,7 +48,6 @@ __all__ = [
     "note_wait",
 ]
 
-logger = logging.getLogger("texin_async")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]

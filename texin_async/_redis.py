@@ -43,7 +43,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-import logging
 import math
 import os
 import random
@@ -60,6 +59,7 @@ import anyio
 from ._config import DEFAULT_RATE_LIMIT, RateLimit
 from ._exceptions import LimiterUnavailableError
 from ._lane import Ending, Lane, Priority, sustained_seconds
+from ._logs import logger
 from ._ratelimit import LimiterPlan, LocalRateLimiter, _Wake, ending_of, note_wait
 
 if TYPE_CHECKING:
@@ -67,7 +67,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisRateLimiter"]
 
-logger = logging.getLogger("texin_async")
 
 # KEYS: window (member -> µs when its slot frees), pause (µs until which to wait), state (hash).
 # ARGV: max_rate, slot lifetime µs, lease µs, TTL ms, a member unique to this slot, the

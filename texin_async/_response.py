@@ -28,6 +28,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+import httpx
 import msgspec
 
 from ._endpoints import Endpoint
@@ -54,9 +55,7 @@ _TEXT_CHARS = 500  # a server's message or error, as kept on an exception
 _SHOWN_HEADERS = ("Location", "Content-Type", "Retry-After")
 
 
-def read_response(
-    response: RawResponse, endpoint: Endpoint[_R], secret: Secret | None = None
-) -> _R:
+def read_response(response: RawResponse, endpoint: Endpoint[_R], secret: Secret) -> _R:
     """Decode a success into the endpoint's result, or raise the error the answer amounts to.
 
     A server or proxy that echoes the request body (``secret``, the key, in it) has the key
@@ -67,27 +66,33 @@ def read_response(
         OutcomeUnknownError: A send got a 2xx without a verdict.
         ResponseDecodeError: A read got a 2xx without a verdict.
     """
-    if secret is not None and _echoes(response, secret):
+    if _echoes(response, secret):
         response = _scrubbed(response, secret)
     status, content = response.status, response.content
     if response.too_large:  # not read to its end: whatever it said, it is not a verdict
         raise _failure(response, None, None, endpoint)
-    if 200 <= status < 300:
-        try:  # fast path: the documented shape, one decode straight into the Struct
-            result = decoder_for(endpoint.model).decode(content)
-        except msgspec.DecodeError:
-            pass
-        else:
-            if result.success:
-                result.__dict__["_content"] = content
-                return result
+    if 200 <= status < 300 and (result := _documented(content, endpoint)) is not None:
+        return result
     body = _json_object(content)
     success = truth(body.get("success")) if body is not None else None
     if body is not None and success:
         result = read_struct({**body, "success": True}, endpoint.model)
         result.__dict__["_raw"] = body
         return result
+    body = secret.scrub(body)  # JSON may spell an echoed key with \\u escapes
     raise _failure(response, body, success, endpoint)
+
+
+def _documented(content: bytes, endpoint: Endpoint[_R]) -> _R | None:
+    """The fast path: a success of the documented shape, decoded straight into the Struct."""
+    try:
+        result = decoder_for(endpoint.model).decode(content)
+    except msgspec.DecodeError:
+        return None
+    if not result.success:
+        return None
+    result.__dict__["_content"] = content
+    return result
 
 
 def fate_of(status: int, success: bool | None) -> Fate:
@@ -199,19 +204,20 @@ def _unusable(response: RawResponse, endpoint: Endpoint[Any]) -> TexinError:
 
 def _echoes(response: RawResponse, secret: Secret) -> bool:
     """Whether the answer holds the key: in its body, reason phrase or the headers shown."""
-    if secret.in_bytes(response.content):
-        return True
-    shown = [response.reason, *(response.headers.get(name, "") for name in _SHOWN_HEADERS)]
-    return any(secret.scrub(text) != text for text in shown)
+    shown = (response.headers.get(name) for name in _SHOWN_HEADERS)
+    return secret.in_bytes(response.content) or secret.in_text(response.reason, *shown)
 
 
 def _scrubbed(response: RawResponse, secret: Secret) -> RawResponse:
-    headers = {name: secret.scrub(response.headers.get(name, "")) for name in _SHOWN_HEADERS}
+    headers = httpx.Headers(list(response.headers.items()))  # case-insensitive, as it was
+    for name in _SHOWN_HEADERS:
+        if name in headers:
+            headers[name] = secret.scrub(headers[name])
     return dataclasses.replace(
         response,
         content=secret.scrub_bytes(response.content),
         reason=secret.scrub(response.reason),
-        headers={**response.headers, **headers},
+        headers=headers,
     )
 
 

@@ -118,19 +118,14 @@ def open_transport(
 
     Raises:
         InvalidRequestError: ``http_client`` or an httpx ``transport`` would skip TLS
-            verification, or send a plain-http ``base_url`` (with the key) to a proxy.
-            Or ``choice`` is a string other than ``"aiohttp"``, or ``verify`` a CA bundle
-            path that cannot be loaded.
+            verification, or send a plain-http ``base_url`` (with the key) to a proxy; or
+            ``verify`` is a CA bundle path that cannot be loaded.
         ImportError: ``"aiohttp"`` without the ``aiohttp`` extra installed.
     """
     check_trust(choice, http_client, base_url)
     if http_client is not None:
         return HttpxTransport(http_client, timeout=timeout, cap=max_answer_bytes, owned=False)
-    if isinstance(choice, str):
-        if choice != "aiohttp":
-            raise InvalidRequestError(
-                f"transport must be an httpx transport or 'aiohttp', got {choice!r}"
-            )
+    if choice == "aiohttp":  # any other string was refused with the other arguments
         return AiohttpTransport(
             verify=verify, timeout=timeout, max_connections=max_connections, cap=max_answer_bytes
         )
@@ -243,7 +238,7 @@ class HttpxTransport:
         mapped by ``map_transport_errors``, and a pool place a failure orphaned is freed."""
         with anyio.move_on_after(self._deadline):
             try:
-                with map_transport_errors(endpoint):
+                with map_transport_errors(endpoint, body=body):
                     return await self._exchange(method, url, body)
             except BaseException:  # cancellation above all: see _pool.reap_orphans
                 await reap_orphans(pool_of(transport_for(self._client, url)))
@@ -319,7 +314,7 @@ class AiohttpTransport:
     ) -> RawResponse:
         """Send through aiohttp; its errors are mapped by :func:`_error_table`."""
         session = self._session or self._open(url)
-        with map_transport_errors(endpoint, self._table):
+        with map_transport_errors(endpoint, self._table, body):
             async with session.request(
                 method,
                 url,

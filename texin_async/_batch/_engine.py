@@ -19,7 +19,6 @@ requests in flight, whatever the size of the input. An async input that falls id
 from __future__ import annotations
 
 import inspect
-import logging
 import math
 from collections import Counter
 from collections.abc import Collection
@@ -30,8 +29,9 @@ import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from .._endpoints import SEND_BULK_SMS, SEND_SMS
-from .._exceptions import InsufficientBalanceError, TexinError
+from .._exceptions import ClientStateError, InsufficientBalanceError, TexinError
 from .._lane import Ending, Priority
+from .._logs import logger
 from .._phone import try_normalize_recipient
 from .._ratelimit import ending_of
 from .._units import count_units
@@ -75,7 +75,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine"]
 
-logger = logging.getLogger("texin_async")
 
 _RECORD_BATCH = 1000  # journal rows of locally settled items gathered into one transaction
 _PLAN_EVERY = 0.5  # seconds between two asks of the limiter (a 1 s pause always shows)
@@ -405,6 +404,8 @@ class Engine:
             bulk = await client._request(
                 SEND_BULK_SMS, payload, priority=priority, departure=departure
             )
+        except ClientStateError:
+            raise  # the client cannot send at all: the batch stops, its items left to send
         except Exception as exc:
             if not isinstance(exc, TexinError):
                 logger.exception("texin batch: unexpected error from a send")

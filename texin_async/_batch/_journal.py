@@ -188,7 +188,7 @@ class Journal:
         name = os.fspath(path)
         try:
             connection = await anyio.to_thread.run_sync(_connect, name, writable)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, ValueError) as exc:  # ValueError: a NUL in the path
             raise JournalError(f"journal {name} cannot be opened ({exc})") from exc
         if connection is None:
             return None

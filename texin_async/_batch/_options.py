@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from .._checks import callable_or_none, must_be, whole
+from .._checks import callable_or_none, flag, must_be, whole
 from .._exceptions import InvalidRequestError
 from .._lane import Priority
 from .._units import COST_PER_UNIT
@@ -41,11 +41,17 @@ class BatchOptions:
     def __post_init__(self) -> None:
         whole("chunk_size", self.chunk_size, minimum=1)
         whole("max_in_flight", self.max_in_flight, minimum=1)
-        if self.lookahead is not None:
-            whole("lookahead", self.lookahead, minimum=self.chunk_size)  # groups what it read
+        lookahead = self.lookahead
+        if lookahead is not None and whole("lookahead", lookahead, minimum=1) < self.chunk_size:
+            raise InvalidRequestError(
+                f"lookahead ({self.lookahead}) must be >= chunk_size ({self.chunk_size}): "
+                "a bulk request can only group items the batch has read"
+            )
         if self.journal is not None:
             must_be("journal", self.journal, str | os.PathLike, "a file path or None")
         callable_or_none("on_outcome", self.on_outcome)
+        for name in ("dry_run", "resend_unknown", "retry_failed", "check_balance"):
+            flag(name, getattr(self, name))
         if self.progress is not None:
             must_be("progress", self.progress, BatchProgress, "a BatchProgress or None")
         must_be("cost_per_unit", self.cost_per_unit, Decimal, "a Decimal")

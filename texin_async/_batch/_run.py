@@ -52,6 +52,7 @@ def _check_items(items: object) -> None:
 async def send_batch(client: TexinClient, items: BatchItems, options: BatchOptions) -> BatchReport:
     """Run a batch to its end and return its report; see :meth:`TexinClient.send_batch`."""
     _check_items(items)
+    client._check_usable()
     engine = Engine(client, items, options)
     await run_batch(engine)
     if engine.error is not None:
@@ -64,6 +65,7 @@ def iter_batch(
 ) -> AsyncGenerator[Outcome, None]:
     """Yield outcomes as they settle; see :meth:`TexinClient.iter_batch`."""
     _check_items(items)
+    client._check_usable()
     return _outcomes_of(Engine(client, items, options))
 
 

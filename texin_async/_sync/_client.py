@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Callable, Generator, Iterable
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
@@ -24,10 +24,10 @@ from .._config import (
     RateLimit,
     RetryPolicy,
 )
-from .._exceptions import InvalidRequestError
+from .._exceptions import ClientStateError, InvalidRequestError
 from .._models import ApiInfo, Balance, BulkSMSResult, ConnectionTest, MessageStatus, SMSResult
 from .._ratelimit import Priority, RateLimiter
-from .._secret import Secret
+from .._secret import Secret, secret_key
 from .._transport import TransportChoice
 from .._units import COST_PER_UNIT
 from ..instrumentation._hooks import as_hooks
@@ -87,8 +87,10 @@ class SyncTexinClient:
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         hooks: Hook | Iterable[Hook] | None = None,
     ) -> None:
-        key = Secret(api_key) if isinstance(api_key, str) else api_key
+        key = None if api_key is None else secret_key(api_key)
         del api_key  # held redacted from here on: no frame of a traceback shows it
+        if isinstance(key, str):
+            raise InvalidRequestError(key)
         if http_client is not None:
             raise InvalidRequestError(
                 "SyncTexinClient sends on its own event loop, where an httpx.AsyncClient made "
@@ -127,7 +129,9 @@ class SyncTexinClient:
     def _client(self) -> TexinClient:
         """The async client of this process: a forked child makes its own on first use."""
         if self._closed:
-            raise RuntimeError("this SyncTexinClient is closed; create a new one")
+            raise ClientStateError(
+                "this SyncTexinClient is closed; nothing was sent: create a new one"
+            )
         generation = _loop.generation()
         if self._generation != generation:
             if not self._forkable:
@@ -199,10 +203,15 @@ class SyncTexinClient:
     def for_key(self, api_key: str, *, sender_id: str | None = None) -> SyncTexinClient:
         """A client for another API key on this one's pool and settings; see
         :meth:`TexinClient.for_key`."""
+        key = secret_key(api_key)
+        del api_key  # held redacted from here on: no frame of a traceback shows it
+        if isinstance(key, str):
+            raise InvalidRequestError(key)
         parent = self
         view = SyncTexinClient.__new__(SyncTexinClient)
         view.__dict__.update(self.__dict__)
-        view._make = lambda: parent._client().for_key(api_key, sender_id=sender_id)
+        # A Secret passes for the key: for_key takes it as given, never unwrapped here.
+        view._make = lambda: parent._client().for_key(cast(str, key), sender_id=sender_id)
         view._closed = False
         view._core = view._build()
         return view
@@ -360,8 +369,8 @@ class _Maker:
         self._key, self._kwargs = key, kwargs
 
     def __call__(self) -> TexinClient:
-        key = self._key.value if isinstance(self._key, Secret) else self._key
-        return TexinClient(key, **self._kwargs)
+        # A Secret passes for the key: TexinClient takes it as given, never unwrapped here.
+        return TexinClient(cast(str | None, self._key), **self._kwargs)
 
     def __repr__(self) -> str:
         return "<SyncTexinClient's TexinClient maker>"

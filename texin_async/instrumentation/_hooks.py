@@ -109,7 +109,8 @@ def hooks_for(own: tuple[Hook, ...]) -> tuple[Hook, ...]:
 @dataclass(frozen=True, slots=True)
 class OnRetry:
     """``RetryPolicy(on_retry=f)`` as a hook: ``f`` is told of each :class:`RetryDetails`
-    and of nothing else. A thin alias, kept so that existing code works unchanged."""
+    and of nothing else. A thin alias, kept so that existing code keeps working; like any
+    hook, what ``f`` raises is logged rather than breaking the call."""
 
     callback: Callable[[RetryDetails], object]
 
@@ -176,10 +177,19 @@ def _complain(hook: Hook, exc: Exception) -> None:
     if now - _complained.get(key, -_COMPLAIN_EVERY) < _COMPLAIN_EVERY:
         return
     _complained[key] = now
+    name = _name_of(hook)
     logger.warning(
-        "texin hook %r raised %s; ignored, the call goes on (logged at most once a minute)",
-        hook,
+        "texin hook %s raised %s; ignored, the call goes on (logged at most once a minute)",
+        name,
         type(exc).__name__,
         exc_info=exc,
-        extra=fields(hook=repr(hook), error_type=type(exc).__name__),
+        extra=fields(hook=name, error_type=type(exc).__name__),
     )
+
+
+def _name_of(hook: Hook) -> str:
+    """The hook's repr, or its class's name when its repr fails too."""
+    try:
+        return repr(hook)
+    except Exception:  # a hook broken twice over must still not break the send
+        return f"<{type(hook).__qualname__} object>"

@@ -66,7 +66,11 @@ METRICS: Mapping[str, tuple[str, str, str]] = {
     "texin.call.duration": ("histogram", "s", "Public calls, start to end: waits and retries"),
     "texin.request.duration": ("histogram", "s", "HTTP attempts, from their slot to the answer"),
     "texin.limiter.wait_time": ("histogram", "s", "Waits of attempts for the key's budget"),
-    "texin.sms.units": ("counter", "{unit}", "SMS units the API says confirmed sends used"),
+    "texin.sms.units": (
+        "counter",
+        "{unit}",
+        "SMS units confirmed sends used (the API's count, else the SDK's)",
+    ),
     "texin.sms.recipients": ("counter", "{recipient}", "Numbers sent to, by texin.outcome"),
     "texin.calls.maybe_sent": ("counter", "{call}", "Calls that failed maybe sent (unknown)"),
     "texin.rate_limit.responses": ("counter", "{response}", "429 answers from the API"),
@@ -310,10 +314,12 @@ class _Scope(AbstractContextManager[Span]):
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._otel_token is not None:
-            context.detach(self._otel_token)
-        self._var.reset(self._var_token)
-        self._span.end()
+        try:
+            if self._otel_token is not None:
+                context.detach(self._otel_token)
+            self._var.reset(self._var_token)
+        finally:
+            self._span.end()  # whatever the context did, the span is not left open
 
 
 def _instruments(
