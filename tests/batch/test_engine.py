@@ -363,6 +363,7 @@ async def test_fault_soak_loses_nothing_and_doubles_nothing(
         texin_api_key, base_url=url, rate_limit=LIMIT, retry=retry, timeout=0.25
     ) as client:
         outcomes = await collect(client, items, chunk_size=20)
+    await anyio.sleep(emulator.slow_seconds + 0.2)  # a SLOW_BEFORE left by its client lands
     assert sorted(o.index for o in outcomes) == list(range(400))
     statuses = Counter(o.status for o in outcomes)
     assert statuses[OutcomeStatus.UNKNOWN]

@@ -44,7 +44,7 @@ class BatchProgress:
     any time; reads are plain attribute loads, so polling costs the batch nothing. Requests
     are counted apart while they wait for the key's budget (``waiting``) and once they
     have left (``in_flight``); ``eta`` comes from the key's limiter: the requests left, the
-    budget, and what is queued ahead, refreshed every second, not from items per second.
+    budget, and what is queued ahead, refreshed twice a second, not from items per second.
 
     Example::
 
@@ -58,6 +58,7 @@ class BatchProgress:
         "_dispatched",
         "_ended",
         "_local",
+        "_paused_until",
         "_plan_at",
         "_plan_seconds",
         "_started",
@@ -68,7 +69,6 @@ class BatchProgress:
         "failed",
         "in_flight",
         "invalid",
-        "paused_for",
         "planned",
         "requests",
         "resumed",
@@ -98,14 +98,12 @@ class BatchProgress:
         #: Requests made (in a dry run: that would be made), those waiting for the key's
         #: budget, and those sent and awaiting an answer.
         self.requests = self.waiting = self.in_flight = 0
-        #: Seconds the key stays paused by the server's 429, as of the last plan.
-        self.paused_for = 0.0
         self.units = 0
         self.dry_run = False
         self.cost_per_unit = COST_PER_UNIT
         self._started = self._ended = 0.0
         self._dispatched = self._local = 0
-        self._plan_at = 0.0
+        self._plan_at = self._paused_until = 0.0
         self._plan_seconds: float | None = None
 
     def start(self, *, total: int | None, dry_run: bool, cost_per_unit: Decimal) -> None:
@@ -168,7 +166,13 @@ class BatchProgress:
 
     def plan(self, seconds: float, paused_for: float) -> None:
         """The limiter's plan for :meth:`requests_left`, as of now (the batch refreshes it)."""
-        self._plan_at, self._plan_seconds, self.paused_for = time.monotonic(), seconds, paused_for
+        self._plan_at, self._plan_seconds = time.monotonic(), seconds
+        self._paused_until = self._plan_at + paused_for
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds the key stays paused by the server's 429 (Retry-After), counting down."""
+        return 0.0 if self._ended else max(0.0, self._paused_until - time.monotonic())
 
     @property
     def done(self) -> int:
