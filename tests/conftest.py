@@ -1,4 +1,4 @@
-"""Fixtures shared by every test module.
+"""Fixtures shared by every test module; constants and helpers are in support.py.
 
 The ``texin_async`` pytest plugin (texin_async/testing/_pytest_plugin.py) already serves an
 emulator on 127.0.0.1: use its ``texin_emulator``, ``texin_emulator_url`` and ``texin_api_key``.
@@ -6,9 +6,16 @@ emulator on 127.0.0.1: use its ``texin_emulator``, ``texin_emulator_url`` and ``
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
-from texin_async import _ratelimit
+import pytest
+import redis
+from redis_server import redis_server
+from support import FAST, free_port
+
+from texin_async import TexinClient, _ratelimit
+from texin_async._transport import TransportChoice
 from texin_async.testing import TexinEmulator
 
 
@@ -34,3 +41,48 @@ def _fresh_budgets() -> None:
     so without this a test would wait for the requests of the tests before it.
     """
     _ratelimit._SHARED.clear()
+
+
+# -- a client on the emulator ----------------------------------------------------------------
+
+
+@pytest.fixture(params=[pytest.param(None, id="httpx"), pytest.param("aiohttp", id="aiohttp")])
+def backend(request: pytest.FixtureRequest) -> TransportChoice:
+    """Each test that takes it runs on the default httpx backend and on native aiohttp."""
+    choice: TransportChoice = request.param
+    return choice
+
+
+@pytest.fixture
+def client_options() -> dict[str, Any]:
+    """What the ``client`` fixture's TexinClient gets besides the key, the URL and FAST
+    retries. A module overrides this fixture to give its clients a backend or a budget."""
+    return {}
+
+
+@pytest.fixture
+async def client(
+    texin_emulator_url: str, texin_api_key: str, client_options: dict[str, Any]
+) -> AsyncIterator[TexinClient]:
+    """A TexinClient of the default account on the session's (reset) emulator."""
+    options = {"retry": FAST, **client_options}
+    async with TexinClient(texin_api_key, base_url=texin_emulator_url, **options) as client:
+        yield client
+
+
+# -- a real redis-server ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_session_url() -> Iterator[str]:
+    """One redis-server for the session (see redis_server.py)."""
+    with redis_server(free_port()) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_session_url: str) -> str:
+    """The session's Redis, emptied."""
+    with redis.Redis.from_url(redis_session_url) as client:
+        client.flushall()
+    return redis_session_url

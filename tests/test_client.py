@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -11,11 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 from mock_api import HookLimiter
+from support import FAST, FOUR_A_SECOND, free_port
 
 from texin_async import (
     APIConnectionError,
@@ -40,25 +41,13 @@ from texin_async.testing import Account, Fault, TexinEmulator, serve
 
 pytestmark = pytest.mark.anyio
 
-FAST = RetryPolicy(attempts=3, wait_initial=0.01, wait_max=0.05, wait_jitter=0)
 NUMBER = "254712345678"
 
 
-@pytest.fixture(params=[pytest.param(None, id="httpx"), pytest.param("aiohttp", id="aiohttp")])
-def backend(request: pytest.FixtureRequest) -> TransportChoice:
-    """Each behaviour test runs on the default httpx backend and on native aiohttp."""
-    choice: TransportChoice = request.param
-    return choice
-
-
 @pytest.fixture
-async def client(
-    texin_emulator_url: str, texin_api_key: str, backend: TransportChoice, dialect: str
-) -> AsyncIterator[TexinClient]:
-    async with TexinClient(
-        texin_api_key, base_url=texin_emulator_url, retry=FAST, transport=backend
-    ) as client:
-        yield client
+def client_options(backend: TransportChoice, dialect: str) -> dict[str, Any]:
+    """The ``client`` fixture runs each test on both backends, against both dialects."""
+    return {"transport": backend}
 
 
 # -- endpoints -------------------------------------------------------------------------------
@@ -280,9 +269,7 @@ async def test_read_after_dropped_connection_is_retried(
 
 async def test_unreachable_api_is_a_connection_error(backend: TransportChoice) -> None:
     """Nothing listening: APIConnectionError, after the policy's attempts (sends too)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     retries: list[RetryDetails] = []
     policy = RetryPolicy(attempts=3, wait_initial=0, wait_max=0, on_retry=retries.append)
     url = f"http://127.0.0.1:{port}/api/"
@@ -461,9 +448,12 @@ async def test_requests_a_busy_server_counts_late_never_trip_its_window(
     texin_emulator.set_rate_limit("4/1")
     texin_emulator.slow_seconds = 0.6
     texin_emulator.faults.schedule(Fault.SLOW_BEFORE, times=4, endpoint="send_sms")
-    limit = RateLimit(max_rate=4, time_period=1.0, margin=0.0, reserve=0)
     async with TexinClient(
-        texin_api_key, base_url=texin_emulator_url, rate_limit=limit, timeout=0.3, retry=FAST
+        texin_api_key,
+        base_url=texin_emulator_url,
+        rate_limit=FOUR_A_SECOND,
+        timeout=0.3,
+        retry=FAST,
     ) as client:
         async with anyio.create_task_group() as tg:
             for i in range(4):

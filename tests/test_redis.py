@@ -1,7 +1,8 @@
 """RedisRateLimiter against a real redis-server on loopback, in real but scaled time.
 
-A session fixture starts ``redis-server`` on a free port. Without the binary these tests
-skip, unless ``CI`` is set: then the run fails, so CI never passes by skipping them.
+A session fixture (conftest.py) starts ``redis-server`` on a free port. Without the binary
+these tests skip, unless ``CI`` is set: then the run fails, so CI never passes by skipping
+them.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ import hashlib
 import itertools
 import json
 import logging
-import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ import anyio
 import pytest
 import redis
 import redis.asyncio as aioredis
+from redis_server import redis_server
+from support import free_port
 from test_ratelimit import max_in_any_window
 
 from texin_async import (
@@ -47,57 +48,7 @@ KEY_ID = hashlib.sha256(b"an api key").hexdigest()[:16]
 WORKER = Path(__file__).with_name("redis_worker.py")
 
 
-# -- a real redis-server ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def redis_server(port: int) -> Iterator[str]:
-    """Run redis-server on ``port`` without persistence until the block ends; yield its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed, and CI is set: not skipping")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        ping = redis.Redis(port=port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                ping.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start on port {port}")
-                time.sleep(0.02)
-        ping.close()
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def redis_session_url() -> Iterator[str]:
-    """One redis-server for the session."""
-    with redis_server(free_port()) as url:
-        yield url
-
-
-@pytest.fixture
-def redis_url(redis_session_url: str) -> str:
-    """The session's Redis, emptied."""
-    with redis.Redis.from_url(redis_session_url) as client:
-        client.flushall()
-    return redis_session_url
+# -- what the limiters wrote ------------------------------------------------------------------
 
 
 @pytest.fixture

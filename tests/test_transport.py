@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import socket
 import ssl
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +20,8 @@ import httpx
 import msgspec
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
+from mock_api import CANARY
+from support import free_port
 
 from texin_async import (
     APIConnectionError,
@@ -38,16 +39,8 @@ from texin_async.testing import Account, Fault, TexinEmulator
 
 pytestmark = pytest.mark.anyio
 
-CANARY = "canary-SECRET-KEY-0123456789"
 ONCE = RetryPolicy(attempts=1)
 BALANCE = b'{"success": true, "sms_balance": 7}'
-BACKENDS = [pytest.param(None, id="httpx"), pytest.param("aiohttp", id="aiohttp")]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> TransportChoice:
-    choice: TransportChoice = request.param
-    return choice
 
 
 def http_answer(status: str, body: bytes = b"", **headers: str) -> bytes:
@@ -344,9 +337,7 @@ async def test_api_key_never_appears_when_unreachable(
 ) -> None:
     """A refused connection, retried, leaves no trace of the key either."""
     caplog.set_level(logging.DEBUG)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     fast = RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0)
     url = f"http://127.0.0.1:{port}/api/"
     async with TexinClient(CANARY, base_url=url, retry=fast, transport=backend) as client:

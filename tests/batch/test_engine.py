@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
-from batch_job import FAST, check_outcomes
+from batch_job import check_outcomes
+from support import EMULATOR_LIMIT, FAST, LIMIT, free_port
 
 import texin_async._batch._run
 from texin_async import (
@@ -24,7 +25,6 @@ from texin_async import (
     Message,
     Outcome,
     OutcomeStatus,
-    RateLimit,
     RetryPolicy,
     TexinClient,
 )
@@ -32,8 +32,6 @@ from texin_async.testing import Account, Fault, TexinEmulator, serve_in_thread
 
 pytestmark = pytest.mark.anyio
 
-LIMIT = RateLimit(max_rate=300, time_period=1.0)  # the documented 100/60 s, scaled up
-EMULATOR_LIMIT = "400/1"
 FAILING = "254700000999"
 
 
@@ -55,13 +53,9 @@ def emulator(texin_emulator: TexinEmulator, dialect: str) -> TexinEmulator:
 
 
 @pytest.fixture
-async def client(
-    emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
-) -> AsyncIterator[TexinClient]:
-    async with TexinClient(
-        texin_api_key, base_url=texin_emulator_url, rate_limit=LIMIT, retry=FAST
-    ) as client:
-        yield client
+def client_options(emulator: TexinEmulator) -> dict[str, Any]:
+    """The ``client`` fixture's batches are paced by LIMIT, on both dialects."""
+    return {"rate_limit": LIMIT}
 
 
 @pytest.fixture(scope="module")
@@ -298,9 +292,7 @@ async def test_an_api_refusal_fails_its_request_only(
 
 async def test_an_unreachable_api_fails_every_item(texin_api_key: str) -> None:
     """Nothing listening: APIConnectionError after retries, provably not sent: FAILED."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}/api/"
+    url = f"http://127.0.0.1:{free_port()}/api/"
     async with TexinClient(texin_api_key, base_url=url, rate_limit=LIMIT, retry=FAST) as client:
         report = await client.send_batch([(n, "x") for n in numbers(5)], chunk_size=2)
     assert report.failed == 5
