@@ -134,6 +134,7 @@ async def acquire_all(limiters: list[RedisRateLimiter], n: int) -> list[float]:
 # -- the shared window ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_burst_of_max_rate_goes_at_once(
     redis_url: str, make: Callable[..., RedisRateLimiter], inspect: aioredis.Redis
 ) -> None:
@@ -158,6 +159,7 @@ async def test_concurrent_acquirers_never_take_more_than_max_rate(
     assert await inspect.zcard(window) == 25
 
 
+@pytest.mark.slow
 async def test_queued_work_keeps_the_window_and_uses_95_percent(
     redis_url: str, make: Callable[..., RedisRateLimiter], inspect: aioredis.Redis
 ) -> None:
@@ -188,6 +190,7 @@ async def test_queued_work_keeps_the_window_and_uses_95_percent(
     assert (60 - 10) / (10 * windows) >= 0.95
 
 
+@pytest.mark.slow
 async def test_request_past_the_budget_waits_for_the_oldest_slot(
     redis_url: str, make: Callable[..., RedisRateLimiter]
 ) -> None:
@@ -221,6 +224,7 @@ async def test_cancelled_waiter_takes_no_slot(
     assert await inspect.zcard(limiter._keys_for(KEY_ID)[0]) == 1
 
 
+@pytest.mark.slow
 async def test_held_slot_ages_from_its_release_not_its_start(
     redis_url: str, make: Callable[..., RedisRateLimiter]
 ) -> None:
@@ -588,6 +592,7 @@ async def test_a_waiting_code_goes_before_a_campaign_of_another_process(
     assert order == ["code", "bulk"]
 
 
+@pytest.mark.slow
 async def test_a_saturated_campaign_is_paced_on_redis_clock(
     redis_url: str, make: Callable[..., RedisRateLimiter], inspect: aioredis.Redis
 ) -> None:
