@@ -78,6 +78,7 @@ async def test_send_charges_the_balance(
 ) -> None:
     """new_balance and get_balance agree with the units charged."""
     before = (await client.get_balance()).sms_balance
+    assert before is not None
     result = await client.send_sms(NUMBER, "x" * 161)  # two units
     assert result.new_balance == before - 2
     assert (await client.get_balance()).sms_balance == before - 2
@@ -87,6 +88,7 @@ async def test_send_charges_the_balance(
 async def test_check_status_decodes_string_cost_and_timestamps(client: TexinClient) -> None:
     """check_status's cost string becomes Decimal, its timestamps datetime."""
     sent = await client.send_sms(NUMBER, "status please")
+    assert sent.message_id is not None
     status = await client.check_status(sent.message_id)
     assert status.message_id == sent.message_id
     assert status.cost == Decimal("0.30")
@@ -99,6 +101,7 @@ async def test_bulk_maps_ids_back_to_callers_strings(client: TexinClient) -> Non
     """Each caller string finds its message id, whatever spelling it used."""
     given = ["0712345678", "254725095094", "+254 700 000 001"]
     result = await client.send_bulk_sms(given, "Special offer just for you!")
+    assert result.statistics is not None
     assert result.statistics.successful == 3
     assert all(result.message_id_for(r) for r in given)
     assert len(set(result.message_ids.values())) == 3

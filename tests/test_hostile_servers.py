@@ -195,10 +195,11 @@ async def test_an_error_status_over_the_cap_keeps_what_its_status_says(
     backend: TransportChoice,
 ) -> None:
     """A 429 too large to read is still a rate limit (not sent); a 500 a server error."""
-    for status, cls, maybe_sent in [
+    cases: list[tuple[str, type[TexinError], bool]] = [
         ("429 Too Many", RateLimitError, False),
         ("500 Boom", ServerError, True),
-    ]:
+    ]
+    for status, cls, maybe_sent in cases:
         script = forever(head(status, "Transfer-Encoding: chunked"), chunk(b"z" * 65536))
         async with (
             hostile_server(script) as server,

@@ -95,7 +95,7 @@ async def test_mixed_texts_are_grouped_per_text_and_sender(
     client: TexinClient, emulator: TexinEmulator, texin_api_key: str
 ) -> None:
     """Interleaved texts and sender ids each fill their own chunks; a lone item is send_sms."""
-    emulator.add_account(Account(api_key=texin_api_key, sender_ids={"Texin", "Promo"}))
+    emulator.add_account(Account(api_key=texin_api_key, sender_ids=frozenset({"Texin", "Promo"})))
     items = [
         Message(n, "A" if i % 3 else "B", sender_id="Promo" if i % 2 else None)
         for i, n in enumerate(numbers(120))
