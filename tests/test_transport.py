@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import re
 import ssl
 import sys
+import warnings
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import httpx
@@ -237,11 +240,42 @@ def test_aiohttp_backend_without_aiohttp_names_the_extra(monkeypatch: pytest.Mon
         TexinClient(CANARY, transport="aiohttp")
 
 
-async def test_aiohttp_backend_is_made_outside_a_loop_and_closes_unused() -> None:
-    """Construction needs no running loop (the session comes on first use); aclose is safe."""
-    client = await asyncio.to_thread(TexinClient, CANARY, transport="aiohttp")
-    await client.aclose()
-    await client.aclose()
+def open_aiohttp_sessions() -> list[aiohttp.ClientSession]:
+    """The aiohttp sessions alive and not closed."""
+    gc.collect()
+    return [o for o in gc.get_objects() if isinstance(o, aiohttp.ClientSession) and not o.closed]
+
+
+def made_without_a_loop() -> TexinClient:
+    """An aiohttp-backed client made in a thread that runs no event loop."""
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()
+    return TexinClient(CANARY, transport="aiohttp")
+
+
+async def test_aiohttp_backend_is_made_outside_a_loop_and_closes_unused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Construction needs no running loop (the session comes on first use). Closed unused,
+    twice, and collected, the client leaves no open session behind: no ResourceWarning,
+    no "Unclosed client session" through the loop's exception handler or the log."""
+    before = open_aiohttp_sessions()
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            client = await asyncio.to_thread(made_without_a_loop)
+            await client.aclose()
+            await client.aclose()
+            del client
+            assert open_aiohttp_sessions() == before
+    finally:
+        loop.set_exception_handler(None)
+    assert [str(w.message) for w in caught] == []
+    assert reported == []
+    assert "Unclosed" not in caplog.text
 
 
 # -- aiohttp's failures, by what they prove --------------------------------------------------
