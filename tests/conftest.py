@@ -21,8 +21,34 @@ from texin_async.testing import TexinEmulator
 
 @pytest.fixture
 def anyio_backend() -> str:
-    """Run ``@pytest.mark.anyio`` tests on asyncio only: uvicorn serves on asyncio."""
+    """Run ``@pytest.mark.anyio`` tests on asyncio, unless marked ``event_loops`` below."""
     return "asyncio"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.event_loops("asyncio", "trio")`` (on a test or a module) runs an anyio
+    test on each loop named; the closest mark wins, so a test of a trio module can keep to
+    asyncio with ``@pytest.mark.event_loops("asyncio")``."""
+    marker = metafunc.definition.get_closest_marker("event_loops")
+    if marker is None or "anyio_backend" not in metafunc.fixturenames:
+        return
+    if tuple(marker.args) != ("asyncio",):
+        metafunc.parametrize("anyio_backend", marker.args)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the aiohttp backend on trio: aiohttp runs on asyncio only (test_trio.py
+    checks that it refuses trio, saying so)."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)  # only parametrized tests have one
+        params: dict[str, object] = callspec.params if callspec else {}
+        on_trio = params.get("anyio_backend") == "trio"
+        (dropped if on_trio and params.get("backend") == "aiohttp" else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(params=["documented", "php"])
@@ -48,7 +74,8 @@ def _fresh_budgets() -> None:
 
 @pytest.fixture(params=[pytest.param(None, id="httpx"), pytest.param("aiohttp", id="aiohttp")])
 def backend(request: pytest.FixtureRequest) -> TransportChoice:
-    """Each test that takes it runs on the default httpx backend and on native aiohttp."""
+    """Each test that takes it runs on the default httpx backend and on native aiohttp
+    (aiohttp on asyncio only: see pytest_collection_modifyitems)."""
     choice: TransportChoice = request.param
     return choice
 

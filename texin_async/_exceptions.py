@@ -344,5 +344,16 @@ def map_transport_errors(
         # The transport's frames below us held the request body (the key) as locals: a
         # traceback that captures locals, chained from ours, must not show them.
         traceback.clear_frames(exc.__traceback__)
-        message = _WORDING[cls].format(endpoint=endpoint, name=type(exc).__name__, exc=exc)
+        wording = _WORDING[cls]
+        message = wording.format(endpoint=endpoint, name=type(exc).__name__, exc=_reason(exc))
         raise cls(message, endpoint=endpoint) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The error's message or, when it has none, the first message down its causes: on trio
+    httpx's ConnectError wraps a messageless BrokenResourceError around the TLS or socket
+    error that says what happened."""
+    cause: BaseException | None = exc
+    while cause is not None and not str(cause):
+        cause = cause.__cause__ or cause.__context__
+    return str(cause or "")
