@@ -39,7 +39,7 @@ from texin_async import (
 from texin_async._transport import TransportChoice
 from texin_async.testing import Account, Fault, TexinEmulator, serve
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.event_loops("asyncio", "trio")]
 
 NUMBER = "254712345678"
 
@@ -331,6 +331,8 @@ class DepartureLog(HookLimiter):
         return limit.time_period / turnovers[len(turnovers) // 2]
 
 
+# Seconds of real time: on trio, the limiter's rules run in test_ratelimit.py.
+@pytest.mark.event_loops("asyncio")
 @pytest.mark.slow
 async def test_limiter_never_trips_a_strict_window_and_sustains_the_budget(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
@@ -443,6 +445,8 @@ async def test_https_to_an_untrusted_certificate_is_refused(
     assert emulator.processed("texin-test-key") == {}
 
 
+# Seconds of real time: on trio, the limiter's rules run in test_ratelimit.py.
+@pytest.mark.event_loops("asyncio")
 async def test_requests_a_busy_server_counts_late_never_trip_its_window(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
 ) -> None:

@@ -31,3 +31,17 @@ def test_slow_tests_run_by_default_and_in_ci() -> None:
     assert [o for o in options["addopts"] if o.startswith("-m")] == []
     assert 'session.run("pytest", *session.posargs)' in nox_session("tests")
     assert "python3 -m nox\n" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_the_anyio_claim_is_backed_by_tests_on_trio() -> None:
+    """`Framework :: AnyIO` is claimed while trio is a dev dependency and test modules run
+    on trio (marked ``event_loops("asyncio", "trio")``)."""
+    project = pyproject()["project"]
+    assert "Framework :: AnyIO" in project["classifiers"]
+    assert [d for d in project["optional-dependencies"]["dev"] if d.startswith("trio")]
+    on_trio = [
+        path.relative_to(ROOT / "tests").as_posix()
+        for path in (ROOT / "tests").rglob("test_*.py")
+        if 'event_loops("asyncio", "trio")' in path.read_text(encoding="utf-8")
+    ]
+    assert {"test_client.py", "test_ratelimit.py", "batch/test_engine.py"} <= set(on_trio)

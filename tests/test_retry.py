@@ -31,7 +31,7 @@ from texin_async import (
     TexinError,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.event_loops("asyncio", "trio")]
 
 BALANCE = {"success": True, "sms_balance": 86}
 

@@ -30,9 +30,14 @@ from texin_async import (
 )
 from texin_async.testing import Account, Fault, TexinEmulator, serve_in_thread
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.event_loops("asyncio", "trio")]
 
 FAILING = "254700000999"
+
+
+def tasks() -> set[int]:
+    """The tasks the running event loop has (on asyncio or trio)."""
+    return {task.id for task in anyio.get_running_tasks()}
 
 
 def numbers(count: int, start: int = 0) -> list[str]:
@@ -375,10 +380,10 @@ async def test_cancelling_stops_cleanly_and_the_client_stays_usable(
     emulator.slow_seconds = 0.5
     journal = f"{tmp_path}/job.sqlite"
     items = [(n, "slow") for n in numbers(100)]
-    tasks = asyncio.all_tasks()
+    before = tasks()
     with anyio.move_on_after(0.2):
         await client.send_batch(items, chunk_size=10, max_in_flight=3, journal=journal)
-    assert asyncio.all_tasks() == tasks
+    assert tasks() == before
     with contextlib.closing(sqlite3.connect(journal)) as db:
         assert db.execute("SELECT state, count(*) FROM items GROUP BY state").fetchall() == [
             (0, 30)  # the three chunks in flight, recorded before they left, nothing else
@@ -395,24 +400,26 @@ async def test_cancelling_stops_cleanly_and_the_client_stays_usable(
 async def test_closing_iter_batch_early_cancels_its_requests(client: TexinClient) -> None:
     """Leaving the loop inside aclosing() leaves no task behind."""
     items = [(n, f"t{i % 5}") for i, n in enumerate(numbers(300))]
-    tasks = asyncio.all_tasks()
+    before = tasks()
     async with contextlib.aclosing(client.iter_batch(items, chunk_size=5)) as outcomes:
         async for _ in outcomes:
             break
-    assert asyncio.all_tasks() == tasks
+    assert tasks() == before
 
 
+# Off asyncio iter_batch must be closed (aclosing) to stop early, as it documents.
+@pytest.mark.event_loops("asyncio")
 async def test_breaking_out_without_closing_leaves_nothing_behind(
     client: TexinClient, tmp_path: Path
 ) -> None:
     """A plain break: the loop body is never cancelled, the batch winds down on its own."""
     journal = tmp_path / "job.sqlite"
     items = [(n, f"t{i % 5}") for i, n in enumerate(numbers(300))]
-    tasks = asyncio.all_tasks()
+    before = asyncio.all_tasks()
     async for _ in client.iter_batch(items, chunk_size=5, journal=journal):
         break
     with anyio.fail_after(5):  # the batch's task, and the finaliser closing the generator
-        while left := asyncio.all_tasks() - tasks:
+        while left := asyncio.all_tasks() - before:
             await asyncio.wait(left)
     assert (await client.send_sms("0712345678", "not cancelled")).message_id
     assert (await client.send_batch(items, journal=journal)).total == 300  # lock released
@@ -424,11 +431,11 @@ async def test_closing_early_on_the_task_group_path(
     """Off asyncio a task group holds the batch: closing early and running through both work."""
     monkeypatch.setattr(texin_async._batch._run, "_on_asyncio", lambda: False)
     items = [(n, f"t{i % 5}") for i, n in enumerate(numbers(50))]
-    tasks = asyncio.all_tasks()
+    before = tasks()
     async with contextlib.aclosing(client.iter_batch(items, chunk_size=5)) as outcomes:
         async for _ in outcomes:
             break
-    assert asyncio.all_tasks() == tasks
+    assert tasks() == before
     assert len(await collect(client, items)) == 50
 
 

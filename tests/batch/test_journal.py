@@ -30,7 +30,7 @@ from texin_async._batch import _journal
 from texin_async._batch._journal import ItemState, Journal, JournalRow, fingerprint
 from texin_async.testing import Fault, TexinEmulator
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.event_loops("asyncio", "trio")]
 
 
 def items(count: int, text: str = "Hello") -> list[Message]:
@@ -402,6 +402,8 @@ async def test_another_sqlite_database_is_refused_untouched(
     assert contents(other) == before
 
 
+# Seconds of real time: on trio, the limiter's rules run in test_ratelimit.py.
+@pytest.mark.event_loops("asyncio")
 async def test_a_run_restarted_at_once_counts_the_requests_of_the_last(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str, journal: Path
 ) -> None:
