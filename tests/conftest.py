@@ -97,6 +97,14 @@ async def client(
         yield client
 
 
+@pytest.fixture
+def texin_env(monkeypatch: pytest.MonkeyPatch, texin_emulator_url: str, texin_api_key: str) -> None:
+    """Point TexinClient() and SyncTexinClient() (key and URL from the environment), the
+    examples and README's blocks at the emulator."""
+    monkeypatch.setenv("TEXIN_API_KEY", texin_api_key)
+    monkeypatch.setenv("TEXIN_BASE_URL", texin_emulator_url)
+
+
 # -- a real redis-server ---------------------------------------------------------------------
 
 
