@@ -97,7 +97,25 @@ def imports(distribution: str, imported: set[str]) -> bool:
     return any(name == module or name.startswith(f"{module}.") for name in imported)
 
 
-@pytest.mark.parametrize("extra", ["testing", "aiohttp", "redis", "cli", "otel"])
+def test_the_dependencies_are_what_the_package_imports() -> None:
+    """Every dependency of the package is imported by it."""
+    used = imported_under("texin_async")
+    required = [name_of(spec) for spec in pyproject()["project"]["dependencies"]]
+    assert [name for name in required if not imports(name, used)] == []
+
+
+#: The extras for parts of the package, as opposed to examples, benchmarks and development.
+RUNTIME = ["testing", "aiohttp", "redis", "cli", "otel"]
+
+
+def test_every_extra_is_checked_here() -> None:
+    """Each extra is the package's (RUNTIME), an example's (README's Install lines), the
+    benchmarks' or development's: a new one must be one of those, and is checked so."""
+    for_examples = {install_line(entry) for entry in example_entries().values()} - {""}
+    assert set(extras()) == {*RUNTIME, *for_examples, "bench", "dev"}
+
+
+@pytest.mark.parametrize("extra", RUNTIME)
 def test_runtime_extras_hold_only_what_the_package_imports(extra: str) -> None:
     """A runtime extra names no package that texin_async never imports (starlette, say)."""
     used = imported_under("texin_async")
