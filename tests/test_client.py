@@ -353,6 +353,8 @@ async def test_limiter_never_trips_a_strict_window_and_sustains_the_budget(
     assert log.sustained_use(limit) >= 0.95
 
 
+# Seconds of real time: on trio, the limiter's rules run in test_ratelimit.py.
+@pytest.mark.event_loops("asyncio")
 async def test_clients_with_one_key_share_its_budget(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
 ) -> None:

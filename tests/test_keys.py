@@ -25,7 +25,7 @@ from texin_async import (
 )
 from texin_async.testing import Account, TexinEmulator, serve_in_thread
 
-pytestmark = [pytest.mark.anyio, pytest.mark.event_loops("asyncio", "trio")]
+pytestmark = pytest.mark.anyio
 
 #: Each account's budget, the same as the emulator's "5/60": a test sees it run out.
 PER_ACCOUNT = RateLimit(max_rate=5, time_period=60.0, reserve=0)

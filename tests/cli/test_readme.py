@@ -17,6 +17,7 @@ from readme import block
 from support import free_port
 
 from texin_async._cli._app import app
+from texin_async.testing import TexinEmulator
 from texin_async.testing._cli import build_parser
 
 from ._support import Texin
@@ -96,11 +97,19 @@ RUN_ELSEWHERE = {
 }
 
 
-def test_readme_commands_run(texin: Texin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_commands_run(
+    texin: Texin,
+    texin_emulator: TexinEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """README's `texin` block runs line by line against the emulator, each exiting 0: the
     batches on a contacts.csv with the columns they name, `status` on the id `send`
     printed. The emulator and the demo are only parsed here (RUN_ELSEWHERE)."""
     monkeypatch.chdir(tmp_path)
+    # A budget that does not pace the batches (at 100 a minute they would wait 0.6 s a send).
+    texin_emulator.set_rate_limit(None)
+    monkeypatch.setenv("TEXIN_RATE_LIMIT", "1000/1")
     rows = [f"07{10_000_000 + i:08d},Name{i},{100_000 + i}" for i in range(6)]
     (tmp_path / "contacts.csv").write_text("\n".join(["phone,name,code", *rows]) + "\n")
     lines = block("The `texin` command", "sh").code.replace("\\\n", " ").splitlines()
