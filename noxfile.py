@@ -51,7 +51,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1:])
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package and the public-API typing tests."""
+    """mypy --strict over the package, the tests and the benchmarks."""
     session.install("-e", ".[dev]")
     session.run("mypy")
 

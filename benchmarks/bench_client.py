@@ -96,11 +96,10 @@ async def sdk(
 
 def otel_noop() -> list[Hook]:
     """OpenTelemetryHooks on the API's no-op providers: instrumented, nothing recorded."""
-    providers = {
-        "tracer_provider": trace.NoOpTracerProvider(),
-        "meter_provider": metrics.NoOpMeterProvider(),
-    }
-    return [OpenTelemetryHooks(**providers)]
+    hooks = OpenTelemetryHooks(
+        tracer_provider=trace.NoOpTracerProvider(), meter_provider=metrics.NoOpMeterProvider()
+    )
+    return [hooks]
 
 
 def nothing(event: Event) -> None:

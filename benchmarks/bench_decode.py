@@ -16,6 +16,7 @@ from benchmarks._common import best_of, table
 from texin_async import BulkSMSResult
 from texin_async._endpoints import SEND_BULK_SMS
 from texin_async._response import read_response
+from texin_async._secret import Secret
 from texin_async._transport import RawResponse
 from texin_async.testing._dialect import rewrite
 
@@ -48,12 +49,13 @@ def main() -> None:
     php = json.dumps(rewrite(answer, "php", endpoint="send_bulk_sms")).encode()
     headers = {"Content-Type": "application/json"}
     response, php_response = RawResponse(200, headers, body), RawResponse(200, headers, php)
+    key = Secret("bench-key-123456")
     runs: dict[str, object] = {
         "json.loads (untyped dicts)": lambda: json.loads(body),
         "msgspec untyped": lambda: msgspec.json.decode(body),
         "msgspec Struct (bare)": lambda: msgspec.json.decode(body, type=BulkSMSResult),
-        "SDK path, documented shape (fast)": lambda: read_response(response, SEND_BULK_SMS),
-        "SDK path, php dialect (lenient)": lambda: read_response(php_response, SEND_BULK_SMS),
+        "SDK path, documented shape (fast)": lambda: read_response(response, SEND_BULK_SMS, key),
+        "SDK path, php dialect (lenient)": lambda: read_response(php_response, SEND_BULK_SMS, key),
     }
     try:
         import pydantic

@@ -12,10 +12,10 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from texin_async import Message, Outcome, OutcomeStatus, RateLimit, RetryPolicy, TexinClient
-from texin_async.testing import TexinEmulator
+from support import FAST
 
-FAST = RetryPolicy(attempts=3, wait_initial=0.01, wait_max=0.05, wait_jitter=0)
+from texin_async import Message, Outcome, OutcomeStatus, RateLimit, TexinClient
+from texin_async.testing import TexinEmulator
 
 
 def job_items(count: int) -> Iterator[Message]:

@@ -19,9 +19,9 @@ from texin_async._ratelimit import ending_of
 #: A key that must never show up in an error, a repr or a log line.
 CANARY = "canary-SECRET-KEY-0123456789"
 #: Retries without waiting.
-FAST = RetryPolicy(attempts=3, wait_initial=0, wait_max=0, wait_jitter=0)
+INSTANT = RetryPolicy(attempts=3, wait_initial=0, wait_max=0, wait_jitter=0)
 #: Ambiguous sends retried too, without waiting.
-FAST_AMBIGUOUS = RetryPolicy(
+INSTANT_AMBIGUOUS = RetryPolicy(
     attempts=3, wait_initial=0, wait_max=0, wait_jitter=0, retry_ambiguous_sends=True
 )
 #: The documented send_sms success answer.
@@ -68,7 +68,7 @@ class Recorder:
 
 def client_for(handler: Any, **kw: Any) -> TexinClient:
     """A client on ``handler``, fast retries, client-side limiting off unless given."""
-    kw.setdefault("retry", FAST)
+    kw.setdefault("retry", INSTANT)
     if "limiter" not in kw:
         kw.setdefault("rate_limit", None)
     return TexinClient(

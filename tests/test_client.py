@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -11,11 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 from mock_api import HookLimiter
+from support import FAST, FOUR_A_SECOND, free_port
 
 from texin_async import (
     APIConnectionError,
@@ -38,27 +39,15 @@ from texin_async import (
 from texin_async._transport import TransportChoice
 from texin_async.testing import Account, Fault, TexinEmulator, serve
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.event_loops("asyncio", "trio")]
 
-FAST = RetryPolicy(attempts=3, wait_initial=0.01, wait_max=0.05, wait_jitter=0)
 NUMBER = "254712345678"
 
 
-@pytest.fixture(params=[pytest.param(None, id="httpx"), pytest.param("aiohttp", id="aiohttp")])
-def backend(request: pytest.FixtureRequest) -> TransportChoice:
-    """Each behaviour test runs on the default httpx backend and on native aiohttp."""
-    choice: TransportChoice = request.param
-    return choice
-
-
 @pytest.fixture
-async def client(
-    texin_emulator_url: str, texin_api_key: str, backend: TransportChoice, dialect: str
-) -> AsyncIterator[TexinClient]:
-    async with TexinClient(
-        texin_api_key, base_url=texin_emulator_url, retry=FAST, transport=backend
-    ) as client:
-        yield client
+def client_options(backend: TransportChoice, dialect: str) -> dict[str, Any]:
+    """The ``client`` fixture runs each test on both backends, against both dialects."""
+    return {"transport": backend}
 
 
 # -- endpoints -------------------------------------------------------------------------------
@@ -89,6 +78,7 @@ async def test_send_charges_the_balance(
 ) -> None:
     """new_balance and get_balance agree with the units charged."""
     before = (await client.get_balance()).sms_balance
+    assert before is not None
     result = await client.send_sms(NUMBER, "x" * 161)  # two units
     assert result.new_balance == before - 2
     assert (await client.get_balance()).sms_balance == before - 2
@@ -98,6 +88,7 @@ async def test_send_charges_the_balance(
 async def test_check_status_decodes_string_cost_and_timestamps(client: TexinClient) -> None:
     """check_status's cost string becomes Decimal, its timestamps datetime."""
     sent = await client.send_sms(NUMBER, "status please")
+    assert sent.message_id is not None
     status = await client.check_status(sent.message_id)
     assert status.message_id == sent.message_id
     assert status.cost == Decimal("0.30")
@@ -110,6 +101,7 @@ async def test_bulk_maps_ids_back_to_callers_strings(client: TexinClient) -> Non
     """Each caller string finds its message id, whatever spelling it used."""
     given = ["0712345678", "254725095094", "+254 700 000 001"]
     result = await client.send_bulk_sms(given, "Special offer just for you!")
+    assert result.statistics is not None
     assert result.statistics.successful == 3
     assert all(result.message_id_for(r) for r in given)
     assert len(set(result.message_ids.values())) == 3
@@ -280,9 +272,7 @@ async def test_read_after_dropped_connection_is_retried(
 
 async def test_unreachable_api_is_a_connection_error(backend: TransportChoice) -> None:
     """Nothing listening: APIConnectionError, after the policy's attempts (sends too)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     retries: list[RetryDetails] = []
     policy = RetryPolicy(attempts=3, wait_initial=0, wait_max=0, on_retry=retries.append)
     url = f"http://127.0.0.1:{port}/api/"
@@ -341,6 +331,8 @@ class DepartureLog(HookLimiter):
         return limit.time_period / turnovers[len(turnovers) // 2]
 
 
+# Seconds of real time: on trio, the limiter's rules run in test_ratelimit.py.
+@pytest.mark.event_loops("asyncio")
 @pytest.mark.slow
 async def test_limiter_never_trips_a_strict_window_and_sustains_the_budget(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
@@ -361,6 +353,8 @@ async def test_limiter_never_trips_a_strict_window_and_sustains_the_budget(
     assert log.sustained_use(limit) >= 0.95
 
 
+# Seconds of real time: on trio, the limiter's rules run in test_ratelimit.py.
+@pytest.mark.event_loops("asyncio")
 async def test_clients_with_one_key_share_its_budget(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
 ) -> None:
@@ -453,6 +447,8 @@ async def test_https_to_an_untrusted_certificate_is_refused(
     assert emulator.processed("texin-test-key") == {}
 
 
+# Seconds of real time: on trio, the limiter's rules run in test_ratelimit.py.
+@pytest.mark.event_loops("asyncio")
 async def test_requests_a_busy_server_counts_late_never_trip_its_window(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
 ) -> None:
@@ -461,9 +457,12 @@ async def test_requests_a_busy_server_counts_late_never_trip_its_window(
     texin_emulator.set_rate_limit("4/1")
     texin_emulator.slow_seconds = 0.6
     texin_emulator.faults.schedule(Fault.SLOW_BEFORE, times=4, endpoint="send_sms")
-    limit = RateLimit(max_rate=4, time_period=1.0, margin=0.0, reserve=0)
     async with TexinClient(
-        texin_api_key, base_url=texin_emulator_url, rate_limit=limit, timeout=0.3, retry=FAST
+        texin_api_key,
+        base_url=texin_emulator_url,
+        rate_limit=FOUR_A_SECOND,
+        timeout=0.3,
+        retry=FAST,
     ) as client:
         async with anyio.create_task_group() as tg:
             for i in range(4):

@@ -37,13 +37,6 @@ def load(name: str) -> ModuleType:
     return module
 
 
-@pytest.fixture
-def texin_env(monkeypatch: pytest.MonkeyPatch, texin_emulator_url: str, texin_api_key: str) -> None:
-    """Point the examples' TexinClient() at the emulator through the environment."""
-    monkeypatch.setenv("TEXIN_API_KEY", texin_api_key)
-    monkeypatch.setenv("TEXIN_BASE_URL", texin_emulator_url)
-
-
 Get = Callable[[str], Awaitable[Any]]
 
 

@@ -50,14 +50,7 @@ ONCE = RetryPolicy(attempts=1)
 KEY = "texin-hostile-key"
 
 
-@pytest.fixture(params=[pytest.param(None, id="httpx"), pytest.param("aiohttp", id="aiohttp")])
-def backend(request: pytest.FixtureRequest) -> TransportChoice:
-    """Each test runs on the default httpx backend and on native aiohttp."""
-    choice: TransportChoice = request.param
-    return choice
-
-
-def client(url: str, backend: TransportChoice, **kw: object) -> TexinClient:
+def client_of(url: str, backend: TransportChoice, **kw: object) -> TexinClient:
     """A client of the hostile server: one attempt, short timeouts, no client-side limit."""
     kw.setdefault("timeout", 0.2)
     return TexinClient(KEY, base_url=url, transport=backend, retry=ONCE, rate_limit=None, **kw)  # type: ignore[arg-type]
@@ -70,7 +63,10 @@ OUT_OF_RANGE = answer("400 Bad Request", b'{"success": false, "message": "x", "n
 
 async def test_a_refusal_with_1e400_is_a_bad_request_not_sent(backend: TransportChoice) -> None:
     """400 with an out-of-range number in its JSON: BadRequestError, maybe_sent False."""
-    async with hostile_server(whole(OUT_OF_RANGE)) as server, client(server.url, backend) as texin:
+    async with (
+        hostile_server(whole(OUT_OF_RANGE)) as server,
+        client_of(server.url, backend) as texin,
+    ):
         with pytest.raises(BadRequestError) as caught:
             await texin.send_sms("0712345678", "hi")
     assert caught.value.maybe_sent is False
@@ -81,7 +77,10 @@ async def test_a_refusal_with_1e400_fails_a_batch_item_never_unknown(
 ) -> None:
     """The same refusal in a batch, bulk and single: every item FAILED, none UNKNOWN."""
     batch = [Message("0712345678", "one"), Message("0722345678", "one"), Message("0732345678", "2")]
-    async with hostile_server(whole(OUT_OF_RANGE)) as server, client(server.url, backend) as texin:
+    async with (
+        hostile_server(whole(OUT_OF_RANGE)) as server,
+        client_of(server.url, backend) as texin,
+    ):
         report = await texin.send_batch(batch)
     assert (report.failed, report.unknown) == (3, 0)
     assert len(server.requests) == 2
@@ -110,7 +109,7 @@ async def test_an_answer_that_never_ends_ends_at_the_deadline(
     deadline (maybe sent), the connection dropped, the request's place freed."""
     async with (
         hostile_server(script) as server,
-        client(server.url, backend, timeout=TIMEOUT, max_connections=1) as texin,
+        client_of(server.url, backend, timeout=TIMEOUT, max_connections=1) as texin,
     ):
         started = time.perf_counter()
         with pytest.raises(APITimeoutError) as caught:
@@ -173,7 +172,7 @@ async def test_an_answer_over_the_cap_is_unusable_and_memory_stays_flat(
     verdict), a read is a decode error, the connection is dropped, memory stays a few MB."""
     async with (
         hostile_server(script) as server,
-        client(server.url, backend, timeout=1.0, max_answer_bytes=CAP) as texin,
+        client_of(server.url, backend, timeout=1.0, max_answer_bytes=CAP) as texin,
     ):
         bomb()  # made before tracing: the server's own 40 MB are not the client's
         tracemalloc.start()
@@ -196,14 +195,15 @@ async def test_an_error_status_over_the_cap_keeps_what_its_status_says(
     backend: TransportChoice,
 ) -> None:
     """A 429 too large to read is still a rate limit (not sent); a 500 a server error."""
-    for status, cls, maybe_sent in [
+    cases: list[tuple[str, type[TexinError], bool]] = [
         ("429 Too Many", RateLimitError, False),
         ("500 Boom", ServerError, True),
-    ]:
+    ]
+    for status, cls, maybe_sent in cases:
         script = forever(head(status, "Transfer-Encoding: chunked"), chunk(b"z" * 65536))
         async with (
             hostile_server(script) as server,
-            client(server.url, backend, max_answer_bytes=CAP) as texin,
+            client_of(server.url, backend, max_answer_bytes=CAP) as texin,
         ):
             with pytest.raises(cls) as caught:
                 await texin.send_sms("0712345678", "hi")
@@ -217,7 +217,7 @@ async def test_a_compressed_answer_within_the_cap_is_read(backend: TransportChoi
         sent = answer("200 OK", data, JSON, f"Content-Encoding: {coding}")
         async with (
             hostile_server(whole(sent)) as server,
-            client(server.url, backend, max_answer_bytes=5200) as texin,
+            client_of(server.url, backend, max_answer_bytes=5200) as texin,
         ):
             assert (await texin.send_sms("0712345678", "hi")).message_id == "API-7"
     assert b"accept-encoding: gzip, deflate" in server.requests[0].lower()
@@ -254,7 +254,7 @@ async def test_an_odd_answer_to_a_send_is_maybe_sent_within_the_deadline(
     TexinError that says the SMS may have gone out, within the deadline, nothing held."""
     async with (
         hostile_server(script) as server,
-        client(server.url, backend, timeout=TIMEOUT) as texin,
+        client_of(server.url, backend, timeout=TIMEOUT) as texin,
     ):
         started = time.perf_counter()
         with pytest.raises(TexinError) as caught:

@@ -27,7 +27,8 @@ from texin_async.testing import Account, TexinEmulator, serve_in_thread
 
 pytestmark = pytest.mark.anyio
 
-LIMIT = RateLimit(max_rate=5, time_period=60.0, reserve=0)
+#: Each account's budget, the same as the emulator's "5/60": a test sees it run out.
+PER_ACCOUNT = RateLimit(max_rate=5, time_period=60.0, reserve=0)
 KEYS = [f"acct-{i}-secret" for i in range(4)]
 
 
@@ -51,7 +52,9 @@ async def test_views_share_one_pool_and_keep_a_budget_each(
     """Four accounts send 5 each (their whole budget) over one connection pool; none waits
     for another's budget, and the server sees each key within its own limit."""
     emulator, url = accounts
-    async with TexinClient(KEYS[0], base_url=url, rate_limit=LIMIT, max_connections=2) as root:
+    async with TexinClient(
+        KEYS[0], base_url=url, rate_limit=PER_ACCOUNT, max_connections=2
+    ) as root:
         views = [root, *(root.for_key(key) for key in KEYS[1:])]
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
@@ -69,7 +72,7 @@ async def test_a_views_errors_and_logs_name_only_its_own_key_id(
     """Nothing of one key shows in another's errors or logs, and no key at all: key_id only."""
     _, url = accounts
     caplog.set_level(logging.DEBUG, logger="texin_async")
-    async with TexinClient(KEYS[0], base_url=url, rate_limit=LIMIT) as root:
+    async with TexinClient(KEYS[0], base_url=url, rate_limit=PER_ACCOUNT) as root:
         stranger = root.for_key("not-an-account-secret")
         with pytest.raises(AuthenticationError) as caught:
             await stranger.get_balance()
@@ -81,7 +84,9 @@ async def test_a_views_errors_and_logs_name_only_its_own_key_id(
 async def test_a_view_is_cheap_and_closing_it_gives_its_key_back() -> None:
     """A view opens no pool; closed, its key may take another budget; closing the client
     closes every view."""
-    async with TexinClient("root-key", base_url="http://127.0.0.1/api/", rate_limit=LIMIT) as c:
+    async with TexinClient(
+        "root-key", base_url="http://127.0.0.1/api/", rate_limit=PER_ACCOUNT
+    ) as c:
         view = c.for_key("other-key", sender_id="Promo")
         assert view._transport is c._transport
         assert view.sender_id == "Promo"
@@ -116,7 +121,7 @@ async def test_one_campaign_for_many_accounts_coalesces_per_key(
     """Items name their account's view: one bulk request per key for a shared text, each on
     its own budget, one report for all."""
     emulator, url = accounts
-    async with TexinClient(KEYS[0], base_url=url, rate_limit=LIMIT) as root:
+    async with TexinClient(KEYS[0], base_url=url, rate_limit=PER_ACCOUNT) as root:
         views = [root.for_key(key) for key in KEYS]
         items = [
             Message(f"0700000{i:03d}", "Your statement is ready", client=views[i % 4])
@@ -136,7 +141,7 @@ async def test_a_campaign_checks_each_accounts_balance(
     """check_balance refuses before sending when one account cannot cover its share."""
     emulator, url = accounts
     emulator.add_account(Account(api_key="acct-poor-secret", balance=3))
-    async with TexinClient(KEYS[0], base_url=url, rate_limit=LIMIT) as root:
+    async with TexinClient(KEYS[0], base_url=url, rate_limit=PER_ACCOUNT) as root:
         poor, rich = root.for_key("acct-poor-secret"), root.for_key(KEYS[1])
         items = [Message(f"0700000{i:03d}", "hi", client=(poor, rich)[i % 2]) for i in range(10)]
         with pytest.raises(InsufficientBalanceError):
@@ -150,7 +155,7 @@ async def test_an_item_for_another_key_is_part_of_its_journal_fingerprint(
     """Resuming with the same items for a different account is refused, not mixed up."""
     _, url = accounts
     journal = f"{tmp_path}/job.sqlite"
-    async with TexinClient(KEYS[0], base_url=url, rate_limit=LIMIT) as root:
+    async with TexinClient(KEYS[0], base_url=url, rate_limit=PER_ACCOUNT) as root:
         first, second = root.for_key(KEYS[1]), root.for_key(KEYS[2])
         await root.send_batch([Message("0700000001", "hi", client=first)], journal=journal)
         with pytest.raises(JournalMismatchError):
@@ -162,7 +167,7 @@ async def test_an_item_whose_client_is_not_a_client_is_invalid(
 ) -> None:
     """A key string where a client belongs is refused locally (and never sent)."""
     _, url = accounts
-    async with TexinClient(KEYS[0], base_url=url, rate_limit=LIMIT) as root:
+    async with TexinClient(KEYS[0], base_url=url, rate_limit=PER_ACCOUNT) as root:
         outcomes = [o async for o in root.iter_batch([Message("0700000001", "hi", client="k")])]
     assert outcomes[0].status is OutcomeStatus.INVALID
     assert "for_key" in (outcomes[0].error or "")
@@ -171,7 +176,7 @@ async def test_an_item_whose_client_is_not_a_client_is_invalid(
 def test_the_sync_client_has_views_too(accounts: tuple[TexinEmulator, str]) -> None:
     """SyncTexinClient.for_key: another key on the same pool, items may name its view."""
     emulator, url = accounts
-    with SyncTexinClient(KEYS[0], base_url=url, rate_limit=LIMIT) as root:
+    with SyncTexinClient(KEYS[0], base_url=url, rate_limit=PER_ACCOUNT) as root:
         view = root.for_key(KEYS[3])
         view.send_sms("0700000009", "hi")
         report = root.send_batch([Message("0700000010", "hi", client=view)])
@@ -187,7 +192,7 @@ def test_views_send_through_the_callers_http_client_too(
     async def main() -> None:
         _, url = accounts
         async with httpx.AsyncClient() as http:
-            client = TexinClient(KEYS[0], base_url=url, http_client=http, rate_limit=LIMIT)
+            client = TexinClient(KEYS[0], base_url=url, http_client=http, rate_limit=PER_ACCOUNT)
             async with client:
                 assert (await client.for_key(KEYS[1]).get_balance()).success
             assert not http.is_closed

@@ -18,7 +18,7 @@ from texin_async._exceptions import APIConnectionError, APITimeoutError
 from texin_async._lane import sustained_seconds
 from texin_async._ratelimit import LocalRateLimiter, RateLimiter
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.event_loops("asyncio", "trio")]
 
 INTERACTIVE, BULK, BACKGROUND = Priority.INTERACTIVE, Priority.BULK, Priority.BACKGROUND
 

@@ -1,7 +1,8 @@
 """RedisRateLimiter against a real redis-server on loopback, in real but scaled time.
 
-A session fixture starts ``redis-server`` on a free port. Without the binary these tests
-skip, unless ``CI`` is set: then the run fails, so CI never passes by skipping them.
+A session fixture (conftest.py) starts ``redis-server`` on a free port. Without the binary
+these tests skip, unless ``CI`` is set: then the run fails, so CI never passes by skipping
+them.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ import hashlib
 import itertools
 import json
 import logging
-import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ import anyio
 import pytest
 import redis
 import redis.asyncio as aioredis
+from redis_server import redis_server
+from support import free_port
 from test_ratelimit import max_in_any_window
 
 from texin_async import (
@@ -47,57 +48,7 @@ KEY_ID = hashlib.sha256(b"an api key").hexdigest()[:16]
 WORKER = Path(__file__).with_name("redis_worker.py")
 
 
-# -- a real redis-server ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def redis_server(port: int) -> Iterator[str]:
-    """Run redis-server on ``port`` without persistence until the block ends; yield its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed, and CI is set: not skipping")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        ping = redis.Redis(port=port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                ping.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start on port {port}")
-                time.sleep(0.02)
-        ping.close()
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def redis_session_url() -> Iterator[str]:
-    """One redis-server for the session."""
-    with redis_server(free_port()) as url:
-        yield url
-
-
-@pytest.fixture
-def redis_url(redis_session_url: str) -> str:
-    """The session's Redis, emptied."""
-    with redis.Redis.from_url(redis_session_url) as client:
-        client.flushall()
-    return redis_session_url
+# -- what the limiters wrote ------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -183,6 +134,7 @@ async def acquire_all(limiters: list[RedisRateLimiter], n: int) -> list[float]:
 # -- the shared window ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_burst_of_max_rate_goes_at_once(
     redis_url: str, make: Callable[..., RedisRateLimiter], inspect: aioredis.Redis
 ) -> None:
@@ -207,6 +159,7 @@ async def test_concurrent_acquirers_never_take_more_than_max_rate(
     assert await inspect.zcard(window) == 25
 
 
+@pytest.mark.slow
 async def test_queued_work_keeps_the_window_and_uses_95_percent(
     redis_url: str, make: Callable[..., RedisRateLimiter], inspect: aioredis.Redis
 ) -> None:
@@ -237,6 +190,7 @@ async def test_queued_work_keeps_the_window_and_uses_95_percent(
     assert (60 - 10) / (10 * windows) >= 0.95
 
 
+@pytest.mark.slow
 async def test_request_past_the_budget_waits_for_the_oldest_slot(
     redis_url: str, make: Callable[..., RedisRateLimiter]
 ) -> None:
@@ -270,6 +224,7 @@ async def test_cancelled_waiter_takes_no_slot(
     assert await inspect.zcard(limiter._keys_for(KEY_ID)[0]) == 1
 
 
+@pytest.mark.slow
 async def test_held_slot_ages_from_its_release_not_its_start(
     redis_url: str, make: Callable[..., RedisRateLimiter]
 ) -> None:
@@ -352,7 +307,9 @@ async def test_pause_never_shortens_an_earlier_pause(
     await first.pause(KEY_ID, 5.0)
     await second.pause(KEY_ID, 0.1)
     seconds, micros = await inspect.time()
-    until = int(await inspect.get(first._keys_for(KEY_ID)[1]))
+    stored = await inspect.get(first._keys_for(KEY_ID)[1])
+    assert stored is not None
+    until = int(stored)
     assert until - (seconds * 1_000_000 + micros) > 4_900_000
 
 
@@ -374,7 +331,8 @@ async def test_redis_keys_hold_a_hash_never_the_key_or_its_id(
     assert all(k.startswith("app:{") for k in keys)
     state = await inspect.hgetall(keys[1])
     window = await inspect.zrange(keys[2], 0, -1)
-    stored = " ".join([*keys, await inspect.get(keys[0]), *state, *state.values(), *window])
+    pause = await inspect.get(keys[0])
+    stored = " ".join(map(str, [*keys, pause, *state, *state.values(), *window]))
     assert key_id not in stored
     assert api_key not in stored
 
@@ -639,6 +597,7 @@ async def test_a_waiting_code_goes_before_a_campaign_of_another_process(
     assert order == ["code", "bulk"]
 
 
+@pytest.mark.slow
 async def test_a_saturated_campaign_is_paced_on_redis_clock(
     redis_url: str, make: Callable[..., RedisRateLimiter], inspect: aioredis.Redis
 ) -> None:

@@ -9,8 +9,8 @@ import anyio
 import httpx
 import pytest
 from mock_api import (
-    FAST,
-    FAST_AMBIGUOUS,
+    INSTANT,
+    INSTANT_AMBIGUOUS,
     SENT,
     Recorder,
     client_for,
@@ -31,7 +31,7 @@ from texin_async import (
     TexinError,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.event_loops("asyncio", "trio")]
 
 BALANCE = {"success": True, "sms_balance": 86}
 
@@ -39,8 +39,8 @@ BALANCE = {"success": True, "sms_balance": 86}
 @pytest.mark.parametrize(
     ("fault", "raised", "calls"),
     [
-        (httpx.ConnectError("refused"), APIConnectionError, FAST.attempts),
-        (httpx.ConnectTimeout("slow connect"), APIConnectionError, FAST.attempts),
+        (httpx.ConnectError("refused"), APIConnectionError, INSTANT.attempts),
+        (httpx.ConnectTimeout("slow connect"), APIConnectionError, INSTANT.attempts),
         (httpx.ReadTimeout("slow answer"), APITimeoutError, 1),
         (httpx.RemoteProtocolError("dropped"), OutcomeUnknownError, 1),
         (httpx.ReadError("reset"), OutcomeUnknownError, 1),
@@ -80,7 +80,7 @@ async def test_ambiguous_sends_are_retried_only_when_opted_in(
 ) -> None:
     """retry_ambiguous_sends=True trades never-twice for never-lost, 5xx included."""
     recorder = Recorder(first, json_answer(200, SENT))
-    async with client_for(recorder, retry=FAST_AMBIGUOUS) as client:
+    async with client_for(recorder, retry=INSTANT_AMBIGUOUS) as client:
         assert (await client.send_sms("0712345678", "hi")).message_id == "API-1"
     assert len(recorder.requests) == 2
 
@@ -166,7 +166,7 @@ async def test_an_earlier_maybe_sent_attempt_is_not_hidden_by_a_later_refusal() 
     """With ambiguous retries on, a drop then a 400 ends in the drop's OutcomeUnknownError:
     the dropped attempt may have been processed, so "not sent" would be a lie."""
     recorder = Recorder(httpx.RemoteProtocolError("dropped"), json_answer(400, error_body()))
-    async with client_for(recorder, retry=FAST_AMBIGUOUS) as client:
+    async with client_for(recorder, retry=INSTANT_AMBIGUOUS) as client:
         with pytest.raises(OutcomeUnknownError) as caught:
             await client.send_sms("0712345678", "hi")
     assert caught.value.maybe_sent

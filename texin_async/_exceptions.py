@@ -356,5 +356,15 @@ def map_transport_errors(
         cls = next((table[c] for c in type(exc).__mro__ if c in table), None)
         if cls is None or not isinstance(exc, Exception):
             raise
-        message = _WORDING[cls].format(endpoint=endpoint, name=type(exc).__name__, exc=exc)
+        message = _WORDING[cls].format(endpoint=endpoint, name=type(exc).__name__, exc=_reason(exc))
         raise cls(message, endpoint=endpoint) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The error's message or, when it has none, the first message down its causes: on trio
+    httpx's ConnectError wraps a messageless BrokenResourceError around the TLS or socket
+    error that says what happened."""
+    cause: BaseException | None = exc
+    while cause is not None and not str(cause):
+        cause = cause.__cause__ or cause.__context__
+    return str(cause or "")

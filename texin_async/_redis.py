@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from ._config import DEFAULT_RATE_LIMIT, RateLimit
+from ._eventloop import require_asyncio
 from ._exceptions import LimiterUnavailableError
 from ._lane import Ending, Lane, Priority, sustained_seconds
 from ._logs import logger
@@ -202,7 +203,8 @@ class RedisRateLimiter:
     Give every process and host that uses one API key a limiter on the same Redis (and
     prefix): together they keep at most ``rate_limit.max_rate`` requests in any window,
     serve interactive requests first, and pace campaigns. A slot a process took and never
-    released (it crashed) frees after a two-minute lease.
+    released (it crashed) frees after a two-minute lease. It runs on asyncio only, as
+    redis-py's async client does: on trio every method raises InvalidRequestError.
 
     Args:
         redis: A ``redis.asyncio.Redis`` you own, or a URL (``"redis://host:6379/0"``) for
@@ -304,7 +306,9 @@ class RedisRateLimiter:
 
         Raises:
             LimiterUnavailableError: Redis failed and ``fail_open`` is off.
+            InvalidRequestError: Called on trio (redis-py's async client needs asyncio).
         """
+        _require_asyncio()
         return _RedisSlot(self, key_id, Priority(priority))
 
     async def pause(self, key_id: str, seconds: float) -> None:
@@ -313,6 +317,7 @@ class RedisRateLimiter:
         Raises:
             LimiterUnavailableError: Redis failed and ``fail_open`` is off.
         """
+        _require_asyncio()
         if not seconds > 0:
             return
         await self._shared_or_local(
@@ -323,6 +328,7 @@ class RedisRateLimiter:
         self, key_id: str, requests: int, priority: Priority = Priority.BULK
     ) -> LimiterPlan:
         """How long ``requests`` more of ``priority`` would take, from Redis's view of the key."""
+        _require_asyncio()
         try:
             paused_us, counted, paced = await self._run(
                 self._scripts["status"](keys=self._keys_for(key_id))
@@ -340,6 +346,7 @@ class RedisRateLimiter:
     async def remember(self, key_id: str, sent_at: Sequence[float]) -> None:
         """Count a previous run's requests, sent at those wall-clock times, in Redis (as
         unanswered ones: two slot lifetimes), unless they are there already."""
+        _require_asyncio()
         pairs = []
         for index, sent in enumerate(sent_at):
             until = math.ceil(sent * _MICRO) + 2 * self._lifetime_us
@@ -352,10 +359,12 @@ class RedisRateLimiter:
 
     async def aclose(self) -> None:
         """Close the Redis client if this limiter made it from a URL. Safe to call twice."""
+        _require_asyncio()
         if self._owns_redis:
             await self._redis.aclose()
 
     async def __aenter__(self) -> RedisRateLimiter:
+        _require_asyncio()
         return self
 
     async def __aexit__(
@@ -549,6 +558,14 @@ def _redis_keys(prefix: str, key_id: str) -> tuple[str, str, str]:
     digest = hashlib.sha256(b"texin_async.ratelimit\0" + key_id.encode()).hexdigest()
     base = f"{prefix}{{{digest[:32]}}}"
     return f"{base}:window", f"{base}:pause", f"{base}:state"
+
+
+def _require_asyncio() -> None:
+    require_asyncio(
+        "RedisRateLimiter",
+        "its Redis client (redis.asyncio) needs asyncio; under trio, limit in process "
+        "(TexinClient's rate_limit=)",
+    )
 
 
 def _unavailable(why: str) -> LimiterUnavailableError:

@@ -28,6 +28,7 @@ import httpx
 
 from ._body import ACCEPT_ENCODING, read_aiohttp, read_httpx
 from ._config import attempt_deadline
+from ._eventloop import require_asyncio
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
@@ -280,7 +281,7 @@ class AiohttpTransport:
     Settings match the httpx path: the same TLS trust, a pool of ``max_connections``,
     redirects never followed, a proxy read once from the environment (for https only),
     the same byte cap. The session is made on first use, because aiohttp binds it to the
-    running event loop (asyncio only).
+    running event loop; aiohttp runs on asyncio only, so a call on trio is refused.
 
     Timeouts map from ``httpx.Timeout``: ``connect`` plus ``pool`` bound getting a
     connection, ``read`` bounds each wait for answer bytes, and aiohttp's ``total`` is the
@@ -337,6 +338,7 @@ class AiohttpTransport:
             await self._session.close()
 
     def _open(self, url: str) -> aiohttp.ClientSession:
+        require_asyncio("transport='aiohttp'", "under trio, use the default httpx transport")
         import aiohttp
 
         context, timeout, limit = self._settings

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import anyio
+import pytest
 from batch_job import check_outcomes, job_items
 
 from texin_async import Outcome, OutcomeStatus, TexinClient
@@ -42,6 +43,7 @@ async def final_outcomes(url: str, key: str, journal: Path) -> list[Outcome]:
         return [o async for o in client.iter_batch(job_items(ITEMS), journal=journal)]
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_then_resume(tmp_path: Path, texin_api_key: str) -> None:
     """Five SIGKILLs mid-batch, then a run to the end: one final outcome per item, all true."""
     emulator = TexinEmulator(rate_limit="100/1", faults=FAULTS, slow_seconds=0.3, seed=5)

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
-from batch_job import FAST, check_outcomes
+from batch_job import check_outcomes
+from support import EMULATOR_LIMIT, FAST, LIMIT, free_port
 
 import texin_async._batch._run
 from texin_async import (
@@ -25,17 +26,19 @@ from texin_async import (
     Message,
     Outcome,
     OutcomeStatus,
-    RateLimit,
     RetryPolicy,
     TexinClient,
 )
 from texin_async.testing import Account, Fault, TexinEmulator, serve_in_thread
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.event_loops("asyncio", "trio")]
 
-LIMIT = RateLimit(max_rate=300, time_period=1.0)  # the documented 100/60 s, scaled up
-EMULATOR_LIMIT = "400/1"
 FAILING = "254700000999"
+
+
+def tasks() -> set[int]:
+    """The tasks the running event loop has (on asyncio or trio)."""
+    return {task.id for task in anyio.get_running_tasks()}
 
 
 def numbers(count: int, start: int = 0) -> list[str]:
@@ -56,13 +59,9 @@ def emulator(texin_emulator: TexinEmulator, dialect: str) -> TexinEmulator:
 
 
 @pytest.fixture
-async def client(
-    emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
-) -> AsyncIterator[TexinClient]:
-    async with TexinClient(
-        texin_api_key, base_url=texin_emulator_url, rate_limit=LIMIT, retry=FAST
-    ) as client:
-        yield client
+def client_options(emulator: TexinEmulator) -> dict[str, Any]:
+    """The ``client`` fixture's batches are paced by LIMIT, on both dialects."""
+    return {"rate_limit": LIMIT}
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +101,7 @@ async def test_mixed_texts_are_grouped_per_text_and_sender(
     client: TexinClient, emulator: TexinEmulator, texin_api_key: str
 ) -> None:
     """Interleaved texts and sender ids each fill their own chunks; a lone item is send_sms."""
-    emulator.add_account(Account(api_key=texin_api_key, sender_ids={"Texin", "Promo"}))
+    emulator.add_account(Account(api_key=texin_api_key, sender_ids=frozenset({"Texin", "Promo"})))
     items = [
         Message(n, "A" if i % 3 else "B", sender_id="Promo" if i % 2 else None)
         for i, n in enumerate(numbers(120))
@@ -299,9 +298,7 @@ async def test_an_api_refusal_fails_its_request_only(
 
 async def test_an_unreachable_api_fails_every_item(texin_api_key: str) -> None:
     """Nothing listening: APIConnectionError after retries, provably not sent: FAILED."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}/api/"
+    url = f"http://127.0.0.1:{free_port()}/api/"
     async with TexinClient(texin_api_key, base_url=url, rate_limit=LIMIT, retry=FAST) as client:
         report = await client.send_batch([(n, "x") for n in numbers(5)], chunk_size=2)
     assert report.failed == 5
@@ -384,10 +381,10 @@ async def test_cancelling_stops_cleanly_and_the_client_stays_usable(
     emulator.slow_seconds = 0.5
     journal = f"{tmp_path}/job.sqlite"
     items = [(n, "slow") for n in numbers(100)]
-    tasks = asyncio.all_tasks()
+    before = tasks()
     with anyio.move_on_after(0.2):
         await client.send_batch(items, chunk_size=10, max_in_flight=3, journal=journal)
-    assert asyncio.all_tasks() == tasks
+    assert tasks() == before
     with contextlib.closing(sqlite3.connect(journal)) as db:
         assert db.execute("SELECT state, count(*) FROM items GROUP BY state").fetchall() == [
             (0, 30)  # the three chunks in flight, recorded before they left, nothing else
@@ -404,24 +401,26 @@ async def test_cancelling_stops_cleanly_and_the_client_stays_usable(
 async def test_closing_iter_batch_early_cancels_its_requests(client: TexinClient) -> None:
     """Leaving the loop inside aclosing() leaves no task behind."""
     items = [(n, f"t{i % 5}") for i, n in enumerate(numbers(300))]
-    tasks = asyncio.all_tasks()
+    before = tasks()
     async with contextlib.aclosing(client.iter_batch(items, chunk_size=5)) as outcomes:
         async for _ in outcomes:
             break
-    assert asyncio.all_tasks() == tasks
+    assert tasks() == before
 
 
+# Off asyncio iter_batch must be closed (aclosing) to stop early, as it documents.
+@pytest.mark.event_loops("asyncio")
 async def test_breaking_out_without_closing_leaves_nothing_behind(
     client: TexinClient, tmp_path: Path
 ) -> None:
     """A plain break: the loop body is never cancelled, the batch winds down on its own."""
     journal = tmp_path / "job.sqlite"
     items = [(n, f"t{i % 5}") for i, n in enumerate(numbers(300))]
-    tasks = asyncio.all_tasks()
+    before = asyncio.all_tasks()
     async for _ in client.iter_batch(items, chunk_size=5, journal=journal):
         break
     with anyio.fail_after(5):  # the batch's task, and the finaliser closing the generator
-        while left := asyncio.all_tasks() - tasks:
+        while left := asyncio.all_tasks() - before:
             await asyncio.wait(left)
     assert (await client.send_sms("0712345678", "not cancelled")).message_id
     assert (await client.send_batch(items, journal=journal)).total == 300  # lock released
@@ -433,11 +432,11 @@ async def test_closing_early_on_the_task_group_path(
     """Off asyncio a task group holds the batch: closing early and running through both work."""
     monkeypatch.setattr(texin_async._batch._run, "_on_asyncio", lambda: False)
     items = [(n, f"t{i % 5}") for i, n in enumerate(numbers(50))]
-    tasks = asyncio.all_tasks()
+    before = tasks()
     async with contextlib.aclosing(client.iter_batch(items, chunk_size=5)) as outcomes:
         async for _ in outcomes:
             break
-    assert asyncio.all_tasks() == tasks
+    assert tasks() == before
     assert len(await collect(client, items)) == 50
 
 

@@ -8,13 +8,13 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from batch_job import FAST, check_outcomes
+from batch_job import check_outcomes
+from support import EMULATOR_LIMIT, FAST, FOUR_A_SECOND, LIMIT
 
 from texin_async import (
     JournalError,
@@ -30,9 +30,7 @@ from texin_async._batch import _journal
 from texin_async._batch._journal import ItemState, Journal, JournalRow, fingerprint
 from texin_async.testing import Fault, TexinEmulator
 
-pytestmark = pytest.mark.anyio
-
-LIMIT = RateLimit(max_rate=300, time_period=1.0)
+pytestmark = [pytest.mark.anyio, pytest.mark.event_loops("asyncio", "trio")]
 
 
 def items(count: int, text: str = "Hello") -> list[Message]:
@@ -59,14 +57,10 @@ def journal(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def client(
-    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
-) -> AsyncIterator[TexinClient]:
-    texin_emulator.set_rate_limit("400/1")
-    async with TexinClient(
-        texin_api_key, base_url=texin_emulator_url, rate_limit=LIMIT, retry=FAST
-    ) as client:
-        yield client
+def client_options(texin_emulator: TexinEmulator) -> dict[str, Any]:
+    """The ``client`` fixture's batches are paced by LIMIT."""
+    texin_emulator.set_rate_limit(EMULATOR_LIMIT)
+    return {"rate_limit": LIMIT}
 
 
 async def collect(client: TexinClient, batch: object, **options: object) -> list[Outcome]:
@@ -408,13 +402,15 @@ async def test_another_sqlite_database_is_refused_untouched(
     assert contents(other) == before
 
 
+# Seconds of real time: on trio, the limiter's rules run in test_ratelimit.py.
+@pytest.mark.event_loops("asyncio")
 async def test_a_run_restarted_at_once_counts_the_requests_of_the_last(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str, journal: Path
 ) -> None:
     """Ctrl-C, then the same batch again in a new process: the journal says when the last
     run's requests left, so the new one waits for the budget instead of meeting 429s."""
     texin_emulator.set_rate_limit("4/1")
-    limit = RateLimit(max_rate=4, time_period=1.0, margin=0.0, reserve=0)
+    limit = FOUR_A_SECOND
     batch = [Message(f"07{i:08d}", f"Hi {i}") for i in range(8)]
     async with TexinClient(texin_api_key, base_url=texin_emulator_url, rate_limit=limit) as c:
         await c.send_batch(batch[:4], journal=journal)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from mock_api import FAST, HookLimiter, client_for, error_body, html, json_answer
+from mock_api import INSTANT, HookLimiter, client_for, error_body, html, json_answer
 
 from texin_async import (
     APIConnectionError,
@@ -250,7 +250,7 @@ class BrokenLimiter(HookLimiter):
 async def test_a_limiter_that_raises_fails_items_that_a_rerun_sends(journal: Path) -> None:
     """Nothing left: FAILED, recorded NOT_SENT, sent by the next run."""
     api = Api("ok")
-    async with client_for(api, limiter=BrokenLimiter(), retry=FAST) as client:
+    async with client_for(api, limiter=BrokenLimiter(), retry=INSTANT) as client:
         first = [o async for o in client.iter_batch(messages(), journal=journal)]
     assert {o.status for o in first} == {OutcomeStatus.FAILED}
     again = await run(api, journal, messages())

@@ -3,27 +3,24 @@ for the key's budget apart from those in flight, and an ETA from the key's limit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import pytest
+from support import FOUR_A_SECOND
 
-from texin_async import BatchProgress, Message, OutcomeStatus, RateLimit, TexinClient
+from texin_async import BatchProgress, Message, OutcomeStatus, TexinClient
 from texin_async._batch._outcome import Outcome
 from texin_async.testing import Fault, TexinEmulator
 
 pytestmark = pytest.mark.anyio
 
-LIMIT = RateLimit(max_rate=4, time_period=1.0, margin=0.0, reserve=0)
-
 
 @pytest.fixture
-async def client(
-    texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
-) -> AsyncIterator[TexinClient]:
+def client_options(texin_emulator: TexinEmulator) -> dict[str, Any]:
+    """The ``client`` fixture's batches wait for a budget of 4 a second."""
     texin_emulator.set_rate_limit("4/1")
-    async with TexinClient(texin_api_key, base_url=texin_emulator_url, rate_limit=LIMIT) as c:
-        yield c
+    return {"rate_limit": FOUR_A_SECOND}
 
 
 def personalised(count: int) -> list[Message]:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from texin_async import OutcomeUnknownError, TexinClient
+from texin_async.instrumentation import get_hooks
+from texin_async.instrumentation.otel import OpenTelemetryHooks
 from texin_async.testing import Fault, TexinEmulator
 
 from .conftest import QUICK
@@ -60,6 +62,19 @@ async def test_the_hooks_example_feeds_statsd(
     assert ("timing", "sms.budget_wait") in names
     assert ("increment", "sms.units", 2) in statsd.sent
     assert ("increment", "sms.unknown", 1) in statsd.sent
+
+
+async def test_the_otel_example(
+    texin_emulator_url: str, texin_api_key: str, texin_emulator: TexinEmulator
+) -> None:
+    """The OpenTelemetry example registers one OpenTelemetryHooks for every client of the
+    process, and calls go on through it (on the API's default no-op providers)."""
+    exec(compile(python_blocks()[1], str(README), "exec"), {})
+    (hook,) = get_hooks()
+    assert isinstance(hook, OpenTelemetryHooks)
+    async with TexinClient(texin_api_key, base_url=texin_emulator_url, retry=QUICK) as client:
+        assert (await client.send_sms("0712345678", "Your code is 4821")).message_id
+    assert texin_emulator.processed(texin_api_key) == {"254712345678": 1}
 
 
 def test_the_prometheus_example_exports_the_names_readme_lists(

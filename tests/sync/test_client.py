@@ -261,6 +261,7 @@ def test_breaking_out_of_iter_batch_stops_it(
     """After a break, no new request is sent: the batch stopped with the loop."""
     for _ in client.iter_batch(((n, f"Hi {n}") for n in numbers(500)), max_in_flight=2):
         break
+    client.get_balance()  # a request on the wire at the break has landed by now
     sent = sum(texin_emulator.processed(texin_api_key).values())
     assert sent < 20
     client.get_balance()  # a round trip later, still nothing more

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 import redis
@@ -124,22 +123,13 @@ def test_django_command_runs_a_resumable_batch(
 # -- Celery ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A real redis-server for the module, started as tests/test_redis.py starts one."""
-    helpers: Any = importlib.import_module("test_redis")
-    with helpers.redis_server(helpers.free_port()) as url:
-        yield url
-
-
 @pytest.fixture
 def celery_app(
     redis_url: str, texin_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ModuleType]:
-    """examples/celery_app.py on that Redis, tasks run eagerly; its client closed after."""
+    """examples/celery_app.py on the session's (emptied) Redis, tasks run eagerly; its
+    client closed after."""
     monkeypatch.setenv("TEXIN_REDIS_URL", redis_url)
-    with redis.Redis.from_url(redis_url) as plain:
-        plain.flushall()
     spec = importlib.util.spec_from_file_location("examples_celery_app", EXAMPLES / "celery_app.py")
     assert spec is not None
     assert spec.loader is not None

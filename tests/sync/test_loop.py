@@ -29,6 +29,7 @@ def numbers(count: int) -> list[str]:
     return [f"07{10_000_000 + i:08d}" for i in range(count)]
 
 
+@pytest.mark.slow
 def test_threads_sharing_one_client_hold_the_budget(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
 ) -> None:
@@ -65,6 +66,7 @@ def test_clients_of_one_key_share_one_budget(
     assert texin_emulator.max_in_window(texin_api_key) == 4
 
 
+@pytest.mark.slow
 def test_threads_each_running_their_own_loop_share_the_key_s_budget(
     texin_emulator: TexinEmulator, texin_emulator_url: str, texin_api_key: str
 ) -> None:

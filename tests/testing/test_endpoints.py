@@ -78,6 +78,7 @@ def test_bulk_answer_has_the_documented_fields(api: Api) -> None:
     response = api.bulk(recipients)
     result = decode(response, BulkSMSResult)
     assert result.message == "Bulk SMS sent: 3 successful, 0 failed"
+    assert result.statistics is not None
     assert msgspec.structs.asdict(result.statistics) == {
         "total_attempted": 3,
         "successful": 3,

@@ -1,4 +1,6 @@
-"""Serving: serve and serve_in_thread on loopback, TLS, connections, and in process."""
+"""Serving: serve and serve_in_thread on loopback, TLS, connections, and in process.
+
+serve() runs on asyncio and, on a thread of its own, beside trio."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ BALANCE = {"api_key": DEFAULT_API_KEY}
 
 
 @pytest.mark.anyio
+@pytest.mark.event_loops("asyncio", "trio")
 async def test_serve_yields_a_loopback_base_url_that_answers() -> None:
     """serve() yields "http://127.0.0.1:PORT/api/" and the API answers there."""
     async with serve(TexinEmulator()) as url, httpx.AsyncClient() as client:
@@ -34,6 +37,7 @@ async def test_serve_yields_a_loopback_base_url_that_answers() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.event_loops("asyncio", "trio")
 async def test_serve_stops_listening_on_exit() -> None:
     """After the block the port refuses connections."""
     async with serve(TexinEmulator()) as url:
@@ -44,6 +48,7 @@ async def test_serve_stops_listening_on_exit() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.event_loops("asyncio", "trio")
 async def test_serve_speaks_tls_with_the_given_certificate(tmp_path: Path) -> None:
     """With tls_cert and tls_key it serves HTTPS that verifies against the cert's CA."""
     ca = trustme.CA()

@@ -33,6 +33,7 @@ from typing import Any, Protocol, TypeVar, overload
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from .._eventloop import running_event_loop
 from .._exceptions import InvalidRequestError
 from ._caller import CallerThread
 
@@ -222,11 +223,10 @@ def refuse_inside_event_loop() -> None:
     """Refuse a blocking call from a thread that runs an event loop.
 
     Raises:
-        InvalidRequestError: This thread runs an event loop (the call is inside an async def).
+        InvalidRequestError: This thread runs an event loop, asyncio's or trio's (the call
+            is inside an async def).
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if running_event_loop() is None:
         return
     raise InvalidRequestError(
         "SyncTexinClient blocks until the API answers, so it cannot be called from a running "

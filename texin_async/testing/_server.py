@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from .._eventloop import running_event_loop
+
 if TYPE_CHECKING:
     import uvicorn
 
@@ -41,14 +43,24 @@ async def serve(
 ) -> AsyncIterator[str]:
     """Serve ``emulator`` with uvicorn in the running asyncio loop; yield its base URL.
 
-    Port 0 picks a free port. With ``tls_cert`` (and ``tls_key``, unless the cert file holds
-    the key too) it serves HTTPS. Leaving the block stops the server and waits for it.
+    uvicorn runs on asyncio only: under trio the server runs on a thread of its own, as
+    :func:`serve_in_thread`'s does. Port 0 picks a free port. With ``tls_cert`` (and
+    ``tls_key``, unless the cert file holds the key too) it serves HTTPS. Leaving the block
+    stops the server and waits for it.
 
     Example::
 
         async with serve(TexinEmulator()) as base_url:  # "http://127.0.0.1:PORT/api/"
             response = await client.post(base_url + "get_balance", json={"api_key": key})
     """
+    if running_event_loop() == "trio":
+        served = serve_in_thread(emulator, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+        url = await anyio.to_thread.run_sync(served.__enter__)
+        try:
+            yield url
+        finally:
+            await anyio.to_thread.run_sync(served.__exit__, None, None, None)
+        return
     sock = _bind(host, port)
     try:
         server = _uvicorn_server(emulator, tls_cert, tls_key)

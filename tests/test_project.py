@@ -1,0 +1,47 @@
+"""How the project runs its own tests: what CI runs, and on which event loops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pyproject() -> dict[str, Any]:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        table: dict[str, Any] = tomllib.load(handle)
+    return table
+
+
+def nox_session(name: str) -> str:
+    """The source of one session function in noxfile.py."""
+    source = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    return source.split(f"\ndef {name}(", 1)[1].split("\n@nox.session", 1)[0]
+
+
+def test_slow_tests_run_by_default_and_in_ci() -> None:
+    """`slow` only lets a developer leave tests out: pytest's own options and nox's tests
+    session select no markers, and CI runs nox."""
+    options = pyproject()["tool"]["pytest"]["ini_options"]
+    assert [m for m in options["markers"] if m.startswith("slow:")]
+    assert [o for o in options["addopts"] if o.startswith("-m")] == []
+    assert 'session.run("pytest", *session.posargs)' in nox_session("tests")
+    assert "python3 -m nox\n" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_the_anyio_claim_is_backed_by_tests_on_trio() -> None:
+    """`Framework :: AnyIO` is claimed while trio is a dev dependency and test modules run
+    on trio (marked ``event_loops("asyncio", "trio")``)."""
+    project = pyproject()["project"]
+    assert "Framework :: AnyIO" in project["classifiers"]
+    assert [d for d in project["optional-dependencies"]["dev"] if d.startswith("trio")]
+    on_trio = [
+        path.relative_to(ROOT / "tests").as_posix()
+        for path in (ROOT / "tests").rglob("test_*.py")
+        if 'event_loops("asyncio", "trio")' in path.read_text(encoding="utf-8")
+    ]
+    assert {"test_client.py", "test_ratelimit.py", "batch/test_engine.py"} <= set(on_trio)
