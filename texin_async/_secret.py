@@ -17,6 +17,7 @@ cutting them out would mangle ordinary words. Every real key is far longer.
 
 from __future__ import annotations
 
+import inspect
 import json
 import traceback
 import urllib.parse
@@ -80,9 +81,9 @@ class Secret:
     def cleanse(self, error: BaseException) -> None:
         """Make ``error`` and every exception chained to it safe to show and to keep.
 
-        The frames of their tracebacks are cleared where they have finished (a transport's
-        frames held the request body as locals), and the key is cut from their args and
-        their string attributes (``message``, ``body``...).
+        The finished frames of their tracebacks are cleared (a transport's frames held the
+        request body as locals), and the key is cut from their args and their string
+        attributes (``message``, ``body``...).
         """
         seen: set[int] = set()
         pending: list[BaseException | None] = [error]
@@ -91,7 +92,12 @@ class Secret:
             if exc is None or id(exc) in seen:
                 continue
             seen.add(id(exc))
-            traceback.clear_frames(exc.__traceback__)  # the running frames stay as they are
+            frames = exc.__traceback__
+            if frames is not None and frames.tb_frame.f_code.co_flags & _RESUMABLE:
+                # The coroutine or generator that caught it may be suspended in another task,
+                # and clearing a suspended frame finalises it; those it left have finished.
+                frames = frames.tb_next
+            traceback.clear_frames(frames)  # the running frames stay as they are
             if self._forms and self._shows(exc):
                 self._scrub_exception(exc)
             pending += [exc.__cause__, exc.__context__]
@@ -117,6 +123,12 @@ class Secret:
                     attributes[name] = _WITHHELD
 
 
+_RESUMABLE = (
+    inspect.CO_GENERATOR
+    | inspect.CO_COROUTINE
+    | inspect.CO_ASYNC_GENERATOR
+    | inspect.CO_ITERABLE_COROUTINE
+)
 _WITHHELD = "(text withheld: it quoted the API key)"
 
 

@@ -51,7 +51,9 @@ ONE_CALL = ["CallStarted", "AttemptStarted", "AttemptDetails", "CallDetails"]
 
 def fields_of(event: Event) -> str:
     """Every field of an event but the error object, as text (to look for canaries)."""
-    return repr([(f.name, getattr(event, f.name)) for f in dataclasses.fields(event)][:-1])
+    return repr(
+        [(f.name, getattr(event, f.name)) for f in dataclasses.fields(event) if f.name != "error"]
+    )
 
 
 async def test_a_send_tells_its_call_and_attempt(emulated: Make) -> None:
@@ -209,6 +211,25 @@ async def test_a_hook_that_raises_never_breaks_a_send(
     complaints = [r for r in caplog.records if "raised RuntimeError" in r.getMessage()]
     assert len(complaints) == 1
     assert len(recorder.of(CallDetails)) == 3  # the hooks after it are still told
+
+
+async def test_a_hook_whose_repr_raises_too_never_breaks_a_send(
+    emulated: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hook broken twice over (its call and its repr raise): the log names its class."""
+
+    class TwiceBroken:
+        def __call__(self, event: Event) -> None:
+            raise RuntimeError("hook bug")
+
+        def __repr__(self) -> str:
+            raise ValueError("repr bug")
+
+    client = emulated(hooks=TwiceBroken())
+    with caplog.at_level(logging.WARNING, logger="texin_async"):
+        assert (await client.send_sms(CANARY_PHONE, CANARY_TEXT)).message_id
+    (complaint,) = [r for r in caplog.records if "raised RuntimeError" in r.getMessage()]
+    assert "TwiceBroken object" in complaint.getMessage()
 
 
 async def test_an_async_hook_is_refused_without_a_never_awaited_warning(
