@@ -320,7 +320,7 @@ async def test_a_cancelled_call_leaves_no_key_in_any_frame(backend: TransportCho
         hostile_server(whole(b"", then="hold")) as server,
         TexinClient(CANARY, base_url=server.url, transport=backend, retry=ONCE) as client,
     ):
-        with pytest.raises(TimeoutError) as caught:
+        with pytest.raises(asyncio.TimeoutError) as caught:
             await asyncio.wait_for(client.send_sms("0712345678", "hi"), 0.2)
     assert leaks(caught.value) == []
 
