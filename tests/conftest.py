@@ -6,6 +6,7 @@ emulator on 127.0.0.1: use its ``texin_emulator``, ``texin_emulator_url`` and ``
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -32,8 +33,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("event_loops")
     if marker is None or "anyio_backend" not in metafunc.fixturenames:
         return
-    if tuple(marker.args) != ("asyncio",):
-        metafunc.parametrize("anyio_backend", marker.args)
+    loops = [loop for loop in marker.args if loop in LOOPS]
+    if loops != ["asyncio"]:
+        metafunc.parametrize("anyio_backend", loops)
+
+
+#: The event loops ``event_loops`` may name here: TEXIN_TEST_LOOPS="asyncio" leaves trio's
+#: repeat runs out (nox does so on all but the newest Python, to keep CI short).
+LOOPS = os.environ.get("TEXIN_TEST_LOOPS", "asyncio,trio").split(",")
 
 
 #: Parameters a test on trio leaves out: aiohttp runs on asyncio only (test_trio.py checks
