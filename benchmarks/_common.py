@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import resource
 import subprocess
 import sys
 import time
@@ -44,3 +45,17 @@ def emulator_process(*args: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process image: VmHWM on Linux (ru_maxrss would carry over the peak
+    of the parent that forked it, across exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS
+    return float(kib) / (1024 * 1024 if sys.platform == "darwin" else 1024)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
 
+from benchmarks._common import peak_rss_mb
 from texin_async import LocalRateLimiter, RateLimit, RedisRateLimiter, TexinClient
 
 #: Short windows, so that "a window after the last send" comes soon.
@@ -79,7 +79,7 @@ async def measure(
         "cpu_per_send_us": cpu * 1e6,
         "lanes_peak": peak,
         "lanes_after_a_window": limiter.lanes(),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

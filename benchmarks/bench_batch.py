@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import emulator_process, table
+from benchmarks._common import emulator_process, peak_rss_mb, table
 from texin_async import Message, RateLimit, TexinClient
 
 KEY = "bench-key"
@@ -221,23 +220,9 @@ def _child_rss(mode: str, size: int, url: str) -> tuple[float, float, float]:
     return float(out[0]), float(out[1]), float(out[2])
 
 
-def _peak_mb() -> float:
-    """Peak RSS of this process image: VmHWM on Linux (ru_maxrss would carry over the peak
-    of the parent that forked it, across exec)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS
-    return float(kib) / (1024 * 1024 if sys.platform == "darwin" else 1024)
-
-
 def rss_child(mode: str, size: int, url: str) -> None:
     """In a fresh process: RSS after imports, peak RSS after the batch, seconds taken."""
-    start = _peak_mb()
+    start = peak_rss_mb()
     began = time.perf_counter()
 
     async def run() -> None:
@@ -246,7 +231,7 @@ def rss_child(mode: str, size: int, url: str) -> None:
             assert report.total == size, report
 
     asyncio.run(run())
-    peak = _peak_mb()
+    peak = peak_rss_mb()
     print(f"{start:.1f} {peak:.1f} {time.perf_counter() - began:.2f}")
 
 
