@@ -53,8 +53,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1:])
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package, the tests and the benchmarks."""
-    session.install("-e", ".[dev]")
+    """mypy --strict over the package, the tests and the benchmarks (and what they import)."""
+    session.install("-e", ".[dev,bench]")
     session.run("mypy")
 
 

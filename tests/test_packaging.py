@@ -147,11 +147,13 @@ def test_bench_extra_holds_what_only_the_benchmarks_import() -> None:
     assert [name for name in bench if not imports(name, used)] == []
 
 
-def test_the_bench_session_installs_the_bench_extra() -> None:
-    """noxfile's bench session installs `.[dev,bench]`, not packages named by hand."""
+@pytest.mark.parametrize("session", ["bench", "typecheck"])
+def test_the_sessions_that_import_the_benchmarks_install_the_bench_extra(session: str) -> None:
+    """noxfile's bench session runs the benchmarks and typecheck has mypy read them: both
+    install `.[dev,bench]`, not packages named by hand."""
     source = (ROOT / "noxfile.py").read_text(encoding="utf-8")
-    bench = source[source.index("def bench") :]
-    assert '"-e", ".[dev,bench]")' in bench
+    body = source[source.index(f"def {session}(") :].split("\n@nox.session", 1)[0]
+    assert '"-e", ".[dev,bench]")' in body
 
 
 def test_the_dev_extra_holds_what_the_tests_import_or_run() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ def test_slow_tests_run_by_default_and_in_ci() -> None:
     options = pyproject()["tool"]["pytest"]["ini_options"]
     assert [m for m in options["markers"] if m.startswith("slow:")]
     assert [o for o in options["addopts"] if o.startswith("-m")] == []
-    assert 'session.run("pytest", *session.posargs)' in nox_session("tests")
+    assert 'session.run("pytest", *session.posargs,' in nox_session("tests")
     assert "python3 -m nox\n" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
@@ -45,3 +48,33 @@ def test_the_anyio_claim_is_backed_by_tests_on_trio() -> None:
         if 'event_loops("asyncio", "trio")' in path.read_text(encoding="utf-8")
     ]
     assert {"test_client.py", "test_ratelimit.py", "batch/test_engine.py"} <= set(on_trio)
+
+
+@pytest.mark.parametrize(("loops", "trio_runs"), [("asyncio,trio", True), ("asyncio", False)])
+def test_texin_test_loops_says_which_loops_the_marked_tests_repeat_on(
+    loops: str, trio_runs: bool
+) -> None:
+    """nox gives the newest Python "asyncio,trio" and the others "asyncio": the trio runs of
+    a marked test are collected only when trio is named."""
+    collected = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_retry.py",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "TEXIN_TEST_LOOPS": loops},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "test_retry.py::" in collected
+    assert ("[trio" in collected) is trio_runs  # else each runs once, on asyncio
+    noxfile = nox_session("tests")
+    assert '"asyncio,trio" if session.python == PYTHONS[-1] else "asyncio"' in noxfile
