@@ -8,12 +8,11 @@ import importlib
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from project_files import ROOT, nox_session, pyproject
 from readme import blocks
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Distribution name -> the module it provides, where the name does not say.
 MODULE_OF = {
     "httpx-aiohttp": "httpx_aiohttp",
@@ -30,13 +29,6 @@ TOOLS = {
     "ruff": "nox's lint session",
 }
 SELF = "texin-async"
-
-
-def pyproject() -> dict[str, Any]:
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    with (ROOT / "pyproject.toml").open("rb") as handle:
-        table: dict[str, Any] = tomllib.load(handle)
-    return table
 
 
 def name_of(spec: str) -> str:
@@ -151,9 +143,7 @@ def test_bench_extra_holds_what_only_the_benchmarks_import() -> None:
 def test_the_sessions_that_import_the_benchmarks_install_the_bench_extra(session: str) -> None:
     """noxfile's bench session runs the benchmarks and typecheck has mypy read them: both
     install `.[dev,bench]`, not packages named by hand."""
-    source = (ROOT / "noxfile.py").read_text(encoding="utf-8")
-    body = source[source.index(f"def {session}(") :].split("\n@nox.session", 1)[0]
-    assert '"-e", ".[dev,bench]")' in body
+    assert '"-e", ".[dev,bench]")' in nox_session(session)
 
 
 def test_the_dev_extra_holds_what_the_tests_import_or_run() -> None:

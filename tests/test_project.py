@@ -5,25 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def pyproject() -> dict[str, Any]:
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    with (ROOT / "pyproject.toml").open("rb") as handle:
-        table: dict[str, Any] = tomllib.load(handle)
-    return table
-
-
-def nox_session(name: str) -> str:
-    """The source of one session function in noxfile.py."""
-    source = (ROOT / "noxfile.py").read_text(encoding="utf-8")
-    return source.split(f"\ndef {name}(", 1)[1].split("\n@nox.session", 1)[0]
+from project_files import ROOT, nox_session, pyproject
 
 
 def test_slow_tests_run_by_default_and_in_ci() -> None:
